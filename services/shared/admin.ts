@@ -1,0 +1,94 @@
+/**
+ * @module
+ * The admin API every service shares: a bearer-token guard on `/admin/*` and
+ * `GET`/`PUT /admin/config` with zod-validated partial updates.
+ *
+ * No token configured → the admin API is off (404, as if it did not exist); a wrong or
+ * missing token → 401. Tokens are compared in constant time over their SHA-256 digests,
+ * so neither the content nor the length leaks through timing.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { z } from 'zod';
+import type { Logger } from './logger.js';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Guards `/admin/*`: 404 when `token` is undefined, 401 unless `Authorization: Bearer <token>`. */
+export function adminAuth(token: string | undefined): MiddlewareHandler {
+  const expected = token === undefined ? undefined : digest(token);
+  return async function adminAuth(c, next) {
+    if (!expected) return c.json({ error: 'admin API is off: start the service with ADMIN_TOKEN set' }, 404);
+    const header = c.req.header('authorization') ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!timingSafeEqual(digest(given), expected)) {
+      c.header('WWW-Authenticate', 'Bearer realm="admin"');
+      return c.json({ error: 'unauthorized: send Authorization: Bearer <ADMIN_TOKEN>' }, 401);
+    }
+    await next();
+  };
+}
+
+/** Thrown by a service's `apply` when an update is well-formed but cannot be applied. */
+export class InvalidUpdateError extends Error {
+  constructor(
+    message: string,
+    readonly issues: unknown[] = [],
+  ) {
+    super(message);
+    this.name = 'InvalidUpdateError';
+  }
+}
+
+export interface LiveConfig<Update extends z.ZodType> {
+  /** The effective runtime config, as `GET /admin/config` returns it. */
+  get(): unknown;
+  /** A strict partial schema: the fields `PUT /admin/config` may change. */
+  update: Update;
+  /** Applies a validated update; throws `InvalidUpdateError` to refuse it (nothing changes). */
+  apply(patch: z.infer<Update>): void | Promise<void>;
+}
+
+/**
+ * The `/admin` sub-app: guard plus `GET/PUT /admin/config`. Services add their own
+ * routes to the returned app (the balancer's `GET /admin/state`).
+ *
+ * @example
+ * app.route('/admin', adminApp({ token, live, log }));
+ */
+export function adminApp<Update extends z.ZodType>({
+  token,
+  live,
+  log,
+}: {
+  token: string | undefined;
+  live: LiveConfig<Update>;
+  log: Logger;
+}) {
+  const admin = new Hono();
+  admin.use('*', adminAuth(token));
+  admin.get('/config', (c) => c.json(live.get() as object));
+  admin.put('/config', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: 'body must be a JSON object' }, 400);
+    }
+    const parsed = live.update.safeParse(body);
+    if (!parsed.success) {
+      return c.json({ error: 'invalid config update; nothing was changed', issues: parsed.error.issues }, 400);
+    }
+    try {
+      await live.apply(parsed.data);
+    } catch (error) {
+      if (error instanceof InvalidUpdateError) {
+        return c.json({ error: `${error.message}; nothing was changed`, issues: error.issues }, 400);
+      }
+      throw error;
+    }
+    log.info('config_changed', { update: parsed.data as object });
+    return c.json(live.get() as object);
+  });
+  return admin;
+}

@@ -1,0 +1,57 @@
+/**
+ * @module
+ * The Hono app every service starts from: request metrics, `GET /healthz`,
+ * `GET /metrics` and the guarded `/admin` routes. Each service adds its own routes.
+ */
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { z } from 'zod';
+import { adminApp, type LiveConfig } from './admin.js';
+import { fields } from './config.js';
+import type { Logger } from './logger.js';
+import { httpMetrics, metricsHandler, type ServiceMetrics } from './metrics.js';
+
+/** Config fields every service reads, with the same variable names everywhere. */
+export const commonConfig = {
+  host: fields.host(),
+  adminToken: fields.adminToken(),
+  logLevel: fields.logLevel(),
+  shutdownTimeoutMs: fields.shutdownTimeoutMs(),
+};
+
+export interface ServiceAppOptions<Update extends z.ZodType> {
+  metrics: ServiceMetrics;
+  log: Logger;
+  adminToken: string | undefined;
+  live: LiveConfig<Update>;
+  /** Extra routes under `/admin` (already behind the guard), e.g. the balancer's `/state`. */
+  adminRoutes?: (admin: Hono) => void;
+}
+
+/**
+ * @returns the base app; add the service's routes to it.
+ * @example
+ * const app = createServiceApp({ metrics, log, adminToken: config.adminToken, live });
+ * app.get('/', (c) => c.json({ message: 'Node is running' }));
+ */
+export function createServiceApp<Update extends z.ZodType>({
+  metrics,
+  log,
+  adminToken,
+  live,
+  adminRoutes,
+}: ServiceAppOptions<Update>): Hono {
+  const app = new Hono();
+  app.use('*', httpMetrics(metrics));
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', metricsHandler(metrics));
+  const admin = adminApp({ token: adminToken, live, log });
+  adminRoutes?.(admin);
+  app.route('/admin', admin);
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    log.error('unhandled_error', { error, path: c.req.path });
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}
