@@ -1,0 +1,126 @@
+/**
+ * Real services as child processes on loopback, for the process-level tests.
+ * Each started process is stopped by `stopAll()` (call it in `afterAll`/`afterEach`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ADMIN_TOKEN = 'test-admin-token';
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface ServiceProcess {
+  proc: ChildProcess;
+  url: string;
+  port: number;
+  /** Everything written so far. */
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+  /** SIGTERM (or another signal) and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+const running = new Set<ServiceProcess>();
+
+/** Spawns `node dist/main.js <role> ...args` with its own output captured. */
+export function spawnRole(role: string, args: string[] = [], env: Record<string, string> = {}): ServiceProcess {
+  const proc = spawn(process.execPath, ['dist/main.js', role, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (chunk) => {
+    out += chunk;
+  });
+  proc.stderr?.on('data', (chunk) => {
+    err += chunk;
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  const portIndex = args.indexOf('--port');
+  const port = portIndex === -1 ? Number(env.PORT ?? 0) : Number(args[portIndex + 1]);
+  const service: ServiceProcess = {
+    proc,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const code = await exited;
+      running.delete(service);
+      return code;
+    },
+  };
+  running.add(service);
+  exited.then(() => running.delete(service));
+  return service;
+}
+
+/** Polls `url` until it answers 200, or fails after `timeoutMs` with the process output. */
+export async function waitForHttp(url: string, timeoutMs = 15_000, service?: ServiceProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (service && service.proc.exitCode !== null) {
+      throw new Error(`process exited (${service.proc.exitCode}) before ${url} answered:\n${service.stderr()}`);
+    }
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms\n${service?.stdout() ?? ''}${service?.stderr() ?? ''}`);
+}
+
+/** Starts a role on a free port and waits until `healthPath` answers. */
+export async function startRole(
+  role: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  healthPath = role === 'node' ? '/health' : '/healthz',
+): Promise<ServiceProcess> {
+  const port = await freePort();
+  const service = spawnRole(role, ['--port', String(port), ...args], { ADMIN_TOKEN, ...env });
+  await waitForHttp(`${service.url}${healthPath}`, 15_000, service);
+  return service;
+}
+
+/** Stops every process still running (SIGKILL after 5 s). */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...running].map(async (service) => {
+      const timer = setTimeout(() => service.proc.kill('SIGKILL'), 5_000);
+      await service.stop();
+      clearTimeout(timer);
+    }),
+  );
+}
+
+/** `PUT /admin/config` with the test token; returns the response. */
+export function putConfig(baseUrl: string, body: unknown): Promise<Response> {
+  return fetch(`${baseUrl}/admin/config`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
