@@ -1,0 +1,178 @@
+/**
+ * @module
+ * `npm run lab`: the lab's services as local processes on 127.0.0.1, no Docker.
+ *
+ * Starts each service from `dist/main.js`, waits until it answers its health path,
+ * prefixes every log line with the service's name, prints the URLs and the admin
+ * token, and stops everything cleanly on Ctrl-C, or when one service dies (saying which).
+ *
+ * Flags: `--port-offset N` shifts every port (two labs side by side, or tests).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+
+interface LabService {
+  name: string;
+  role: string;
+  port: number;
+  /** Flags after `--port`, e.g. the node's id. */
+  args: (lab: LabContext) => string[];
+  /** Path that answers 200 once the service is ready. */
+  health: string;
+  /** Started after every service of a lower stage is healthy. */
+  stage: number;
+}
+
+interface LabContext {
+  offset: number;
+  /** Port of a service by name, offset applied. */
+  port(name: string): number;
+}
+
+/** The local lab, in DESIGN.md's ports. */
+const SERVICES: LabService[] = [
+  ...[1, 2, 3].map((n) => ({
+    name: `node-${n}`,
+    role: 'node',
+    port: 5000 + n,
+    args: () => ['--id', String(n)],
+    health: '/health',
+    stage: 0,
+  })),
+];
+
+const COLORS = [36, 32, 33, 35, 34, 31];
+
+const { values: flags } = parseArgs({
+  options: { 'port-offset': { type: 'string', default: '0' }, help: { type: 'boolean', default: false } },
+});
+if (flags.help) {
+  process.stdout.write('usage: npm run lab [-- --port-offset N]\n');
+  process.exit(0);
+}
+const offset = Number(flags['port-offset']);
+if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
+  process.stderr.write(`lab: --port-offset must be an integer from 0 to 50000, got "${flags['port-offset']}"\n`);
+  process.exit(2);
+}
+
+const adminToken = process.env.ADMIN_TOKEN || 'lab-admin';
+const context: LabContext = {
+  offset,
+  port(name) {
+    const service = SERVICES.find((s) => s.name === name);
+    if (!service) throw new Error(`no lab service named ${name}`);
+    return service.port + offset;
+  },
+};
+const tty = process.stdout.isTTY;
+const width = Math.max(...SERVICES.map((s) => s.name.length));
+/** Running children and a promise settled once each has exited and its output is relayed. */
+const children = new Map<string, { child: ChildProcess; closed: Promise<unknown> }>();
+let stopping = false;
+
+function prefix(name: string, index: number) {
+  const label = name.padEnd(width);
+  return tty ? `\x1b[${COLORS[index % COLORS.length]}m${label}\x1b[0m │ ` : `${label} │ `;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function waitHealthy(service: LabService, child: ChildProcess, timeoutMs = 20_000) {
+  const url = `http://127.0.0.1:${service.port + offset}${service.health}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${service.name} exited with code ${child.exitCode} while starting`);
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${service.name} did not answer ${url} within ${timeoutMs / 1000} s`);
+}
+
+function start(service: LabService, index: number): ChildProcess {
+  const args = ['dist/main.js', service.role, '--port', String(service.port + offset), ...service.args(context)];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ADMIN_TOKEN: adminToken, HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const label = prefix(service.name, index);
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${label}${line}\n`));
+  }
+  // 'close' (not 'exit'): the child's last log lines have been relayed by then.
+  const closed = once(child, 'close');
+  child.once('close', (code, signal) => {
+    children.delete(service.name);
+    if (!stopping) {
+      process.stderr.write(`\nlab: ${service.name} exited (${signal ?? `code ${code}`}); stopping the lab\n`);
+      void stopAll(1);
+    }
+  });
+  children.set(service.name, { child, closed });
+  return child;
+}
+
+async function stopAll(exitCode: number): Promise<never> {
+  stopping = true;
+  const alive = [...children.values()];
+  for (const { child } of alive) child.kill('SIGTERM');
+  const killer = setTimeout(() => {
+    for (const { child } of children.values()) child.kill('SIGKILL');
+  }, 12_000);
+  await Promise.all(alive.map(({ closed }) => closed));
+  clearTimeout(killer);
+  process.stdout.write(`lab: stopped ${alive.length} service(s)\n`);
+  process.exit(exitCode);
+}
+
+async function main() {
+  const taken: string[] = [];
+  for (const service of SERVICES) {
+    if (!(await portIsFree(service.port + offset))) taken.push(`${service.port + offset} (${service.name})`);
+  }
+  if (taken.length > 0) {
+    process.stderr.write(
+      `lab: port(s) already in use: ${taken.join(', ')}.\n` +
+        '     Another lab may be running (stop it with Ctrl-C, or `make down` for the compose lab),\n' +
+        '     or start this one elsewhere with `npm run lab -- --port-offset 100`.\n',
+    );
+    process.exit(1);
+  }
+
+  process.once('SIGINT', () => void stopAll(0));
+  process.once('SIGTERM', () => void stopAll(0));
+
+  const stages = [...new Set(SERVICES.map((s) => s.stage))].sort((a, b) => a - b);
+  for (const stage of stages) {
+    const group = SERVICES.filter((s) => s.stage === stage);
+    await Promise.all(group.map((service) => waitHealthy(service, start(service, SERVICES.indexOf(service)))));
+  }
+
+  const lines = SERVICES.map((s) => `  ${s.name.padEnd(width)}  http://127.0.0.1:${s.port + offset}`);
+  process.stdout.write(
+    `\nlab: all ${SERVICES.length} services healthy\n${lines.join('\n')}\n` +
+      `  admin token: ${adminToken}   (curl -H 'Authorization: Bearer ${adminToken}' .../admin/config)\n` +
+      'lab: Ctrl-C stops everything\n\n',
+  );
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`lab: ${error.message}\n`);
+  void stopAll(1);
+});
