@@ -8,7 +8,12 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['services/**/*.test.ts', 'tools/**/*.test.ts', 'grafana/**/*.test.ts', 'loadtests/**/*.test.ts'],
+          include: [
+            'services/**/*.test.ts',
+            'tools/**/*.test.ts',
+            'grafana/**/*.test.ts',
+            'loadtests/**/*.test.ts',
+          ],
         },
       },
       {

@@ -56,7 +56,9 @@ if (flags.help) {
 }
 const offset = Number(flags['port-offset']);
 if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
-  process.stderr.write(`lab: --port-offset must be an integer from 0 to 50000, got "${flags['port-offset']}"\n`);
+  process.stderr.write(
+    `lab: --port-offset must be an integer from 0 to 50000, got "${flags['port-offset']}"\n`,
+  );
   process.exit(2);
 }
 
@@ -92,7 +94,8 @@ async function waitHealthy(service: LabService, child: ChildProcess, timeoutMs =
   const url = `http://127.0.0.1:${service.port + offset}${service.health}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${service.name} exited with code ${child.exitCode} while starting`);
+    if (child.exitCode !== null)
+      throw new Error(`${service.name} exited with code ${child.exitCode} while starting`);
     try {
       const response = await fetch(url);
       await response.arrayBuffer();
@@ -106,14 +109,21 @@ async function waitHealthy(service: LabService, child: ChildProcess, timeoutMs =
 }
 
 function start(service: LabService, index: number): ChildProcess {
-  const args = ['dist/main.js', service.role, '--port', String(service.port + offset), ...service.args(context)];
+  const args = [
+    'dist/main.js',
+    service.role,
+    '--port',
+    String(service.port + offset),
+    ...service.args(context),
+  ];
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ADMIN_TOKEN: adminToken, HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const label = prefix(service.name, index);
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${label}${line}\n`));
+    if (stream)
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${label}${line}\n`));
   }
   // 'close' (not 'exit'): the child's last log lines have been relayed by then.
   const closed = once(child, 'close');
@@ -161,7 +171,9 @@ async function main() {
   const stages = [...new Set(SERVICES.map((s) => s.stage))].sort((a, b) => a - b);
   for (const stage of stages) {
     const group = SERVICES.filter((s) => s.stage === stage);
-    await Promise.all(group.map((service) => waitHealthy(service, start(service, SERVICES.indexOf(service)))));
+    await Promise.all(
+      group.map((service) => waitHealthy(service, start(service, SERVICES.indexOf(service)))),
+    );
   }
 
   const lines = SERVICES.map((s) => `  ${s.name.padEnd(width)}  http://127.0.0.1:${s.port + offset}`);

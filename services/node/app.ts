@@ -66,19 +66,24 @@ export function createNodeApp({ config, metrics, log, random = Math.random }: No
     },
   };
 
-  const app = createServiceApp({ metrics, log, adminToken: config.adminToken, live });
-
-  // Runs outside the metrics middleware's view of routes but inside every response.
-  app.use('*', async function activeRequests(c, next) {
-    active++;
-    requestsTotal++;
-    c.header('X-Node-ID', config.id);
-    c.header('X-Active-Requests', String(active));
-    try {
-      await next();
-    } finally {
-      active--;
-    }
+  const app = createServiceApp({
+    metrics,
+    log,
+    adminToken: config.adminToken,
+    live,
+    middleware: [
+      async function activeRequests(c, next) {
+        active++;
+        requestsTotal++;
+        c.header('X-Node-ID', config.id);
+        c.header('X-Active-Requests', String(active));
+        try {
+          await next();
+        } finally {
+          active--;
+        }
+      },
+    ],
   });
 
   /** The simulated overload; answers 500 for `failRate` of requests. */

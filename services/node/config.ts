@@ -19,7 +19,12 @@ const load = {
 
 export const nodeConfigShape = {
   ...commonConfig,
-  id: z.string().min(1).max(64).regex(/^[\w.-]+$/, 'letters, digits, dot, dash or underscore').default('1'),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[\w.-]+$/, 'letters, digits, dot, dash or underscore')
+    .default('1'),
   port: fields.port(5001),
   loadFactor: z.coerce.number().pipe(load.loadFactor).default(0),
   latencyMs: z.coerce.number().pipe(load.latencyMs).default(0),

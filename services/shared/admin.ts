@@ -77,7 +77,10 @@ export function adminApp<Update extends z.ZodType>({
     }
     const parsed = live.update.safeParse(body);
     if (!parsed.success) {
-      return c.json({ error: 'invalid config update; nothing was changed', issues: parsed.error.issues }, 400);
+      return c.json(
+        { error: 'invalid config update; nothing was changed', issues: parsed.error.issues },
+        400,
+      );
     }
     try {
       await live.apply(parsed.data);

@@ -3,7 +3,7 @@
  * The Hono app every service starts from: request metrics, `GET /healthz`,
  * `GET /metrics` and the guarded `/admin` routes. Each service adds its own routes.
  */
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
 import { adminApp, type LiveConfig } from './admin.js';
@@ -26,6 +26,8 @@ export interface ServiceAppOptions<Update extends z.ZodType> {
   live: LiveConfig<Update>;
   /** Extra routes under `/admin` (already behind the guard), e.g. the balancer's `/state`. */
   adminRoutes?: (admin: Hono) => void;
+  /** Middleware that must see every request, the shared routes' too (after the metrics one). */
+  middleware?: MiddlewareHandler[];
 }
 
 /**
@@ -40,9 +42,10 @@ export function createServiceApp<Update extends z.ZodType>({
   adminToken,
   live,
   adminRoutes,
+  middleware = [],
 }: ServiceAppOptions<Update>): Hono {
   const app = new Hono();
-  app.use('*', httpMetrics(metrics));
+  app.use('*', httpMetrics(metrics), ...middleware);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', metricsHandler(metrics));
   const admin = adminApp({ token: adminToken, live, log });

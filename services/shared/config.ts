@@ -48,7 +48,8 @@ export function parseFlags(argv: readonly string[]): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (!arg.startsWith('--')) throw new ConfigError([`unexpected argument "${arg}" (flags look like --name value)`]);
+    if (!arg.startsWith('--'))
+      throw new ConfigError([`unexpected argument "${arg}" (flags look like --name value)`]);
     const eq = arg.indexOf('=');
     if (eq !== -1) {
       flags.set(arg.slice(0, eq), arg.slice(eq + 1));

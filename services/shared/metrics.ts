@@ -11,7 +11,9 @@ import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Request-latency buckets (seconds): fine below 10 ms where a proxy hop lives, coarse up to 10 s. */
-export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 const HTTP_LABELS = ['route', 'method', 'status'] as const;
 
@@ -31,7 +33,10 @@ export interface ServiceMetrics {
  */
 export function createMetrics(
   service: string,
-  { registry = new Registry(), defaultMetrics = true }: { registry?: Registry; defaultMetrics?: boolean } = {},
+  {
+    registry = new Registry(),
+    defaultMetrics = true,
+  }: { registry?: Registry; defaultMetrics?: boolean } = {},
 ): ServiceMetrics {
   registry.setDefaultLabels({ service });
   if (defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });

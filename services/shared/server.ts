@@ -34,7 +34,9 @@ function hasPrefix(url: string, prefix: string): boolean {
 
 export class PortInUseError extends Error {
   constructor(host: string, port: number) {
-    super(`port ${port} on ${host} is already in use: stop whatever holds it, or choose another with PORT / --port`);
+    super(
+      `port ${port} on ${host} is already in use: stop whatever holds it, or choose another with PORT / --port`,
+    );
     this.name = 'PortInUseError';
   }
 }

@@ -36,7 +36,11 @@ export interface ServiceProcess {
 const running = new Set<ServiceProcess>();
 
 /** Spawns `node dist/main.js <role> ...args` with its own output captured. */
-export function spawnRole(role: string, args: string[] = [], env: Record<string, string> = {}): ServiceProcess {
+export function spawnRole(
+  role: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): ServiceProcess {
   const proc = spawn(process.execPath, ['dist/main.js', role, ...args], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,7 +82,9 @@ export async function waitForHttp(url: string, timeoutMs = 15_000, service?: Ser
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (service && service.proc.exitCode !== null) {
-      throw new Error(`process exited (${service.proc.exitCode}) before ${url} answered:\n${service.stderr()}`);
+      throw new Error(
+        `process exited (${service.proc.exitCode}) before ${url} answered:\n${service.stderr()}`,
+      );
     }
     try {
       const response = await fetch(url);
@@ -89,7 +95,9 @@ export async function waitForHttp(url: string, timeoutMs = 15_000, service?: Ser
     }
     await sleep(50);
   }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms\n${service?.stdout() ?? ''}${service?.stderr() ?? ''}`);
+  throw new Error(
+    `${url} did not answer 200 within ${timeoutMs} ms\n${service?.stdout() ?? ''}${service?.stderr() ?? ''}`,
+  );
 }
 
 /** Starts a role on a free port and waits until `healthPath` answers. */
