@@ -1,0 +1,197 @@
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Pool } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createUpstreamPool,
+  type ForwardOptions,
+  type ForwardOutcome,
+  forward,
+  isRetryable,
+} from './proxy.js';
+
+/** An upstream that echoes what it received, with a few special paths. */
+function echoServer(): Server {
+  return createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('late'), 2_000);
+        return;
+      }
+      const status = req.url === '/missing' ? 404 : req.url === '/limited' ? 429 : 200;
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        connection: 'keep-alive',
+        'keep-alive': 'timeout=65',
+        'x-node-id': 'echo',
+      });
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
+    });
+  });
+}
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function send(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  return new Promise<Reply>((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+describe('forward', () => {
+  const upstream = echoServer();
+  let upstreamUrl = '';
+  let pool: Pool;
+  let deadPool: Pool;
+  const outcomes: ForwardOutcome[] = [];
+  let options: (path: string) => ForwardOptions = () => ({});
+  const proxy = createServer((req, res) => {
+    const path = req.url ?? '';
+    const target = path.startsWith('/dead') ? deadPool : pool;
+    forward(req, res, target, {
+      responseHeaders: ['x-upstream', 'echo'],
+      onDone: (outcome) => {
+        outcomes.push(outcome);
+        return undefined;
+      },
+      ...options(path),
+    });
+  });
+  let proxyUrl = '';
+
+  beforeAll(async () => {
+    upstreamUrl = await listen(upstream);
+    proxyUrl = await listen(proxy);
+    pool = createUpstreamPool(upstreamUrl);
+    // A port nothing listens on: take one and free it.
+    const probe = createServer();
+    const deadUrl = await listen(probe);
+    probe.close();
+    deadPool = createUpstreamPool(deadUrl);
+  });
+  afterAll(async () => {
+    await Promise.all([pool.close(), deadPool.close()]);
+    proxy.close();
+    upstream.close();
+  });
+
+  it('forwards method, path, query and headers; strips hop-by-hop both ways; sets X-Forwarded-*', async () => {
+    const reply = await send(`${proxyUrl}/echo?a=1&b=two`, {
+      headers: {
+        connection: 'keep-alive, x-secret',
+        'x-secret': 'hop',
+        'x-custom': 'kept',
+        'x-forwarded-for': '203.0.113.7',
+        te: 'trailers',
+      },
+    });
+    expect(reply.status).toBe(200);
+    const seen = JSON.parse(reply.body);
+    expect(seen.method).toBe('GET');
+    expect(seen.url).toBe('/echo?a=1&b=two');
+    expect(seen.headers['x-custom']).toBe('kept');
+    expect(seen.headers['x-secret']).toBeUndefined();
+    expect(seen.headers.te).toBeUndefined();
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(seen.headers['x-forwarded-host']).toBe(new URL(proxyUrl).host);
+    expect(seen.headers.host).toBe(new URL(upstreamUrl).host);
+    expect(reply.headers['x-upstream']).toBe('echo');
+    expect(reply.headers['x-node-id']).toBe('echo');
+    // The upstream's Keep-Alive is not relayed (the proxy's own server may send its own).
+    expect(reply.headers['keep-alive']).not.toBe('timeout=65');
+    const last = outcomes.at(-1);
+    expect(last).toMatchObject({ status: 200, error: undefined, sent: true });
+  });
+
+  it('passes upstream 404 and 429 through unchanged', async () => {
+    expect((await send(`${proxyUrl}/missing`)).status).toBe(404);
+    expect((await send(`${proxyUrl}/limited`)).status).toBe(429);
+  });
+
+  it('streams a request body upstream', async () => {
+    const body = JSON.stringify({ key: 'k', value: 'v'.repeat(100_000) });
+    const reply = await send(`${proxyUrl}/data`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const seen = JSON.parse(reply.body);
+    expect(seen.method).toBe('POST');
+    expect(seen.body).toBe(body);
+  });
+
+  it('answers 502 JSON on a connect failure and reports it as retryable for a GET', async () => {
+    let retryable: boolean | undefined;
+    const proxyRetry = createServer((req, res) =>
+      forward(req, res, deadPool, {
+        onDone: (outcome) => {
+          retryable = isRetryable(req, outcome);
+          outcomes.push(outcome);
+          return undefined;
+        },
+      }),
+    );
+    const url = await listen(proxyRetry);
+    const reply = await send(`${url}/x`);
+    proxyRetry.close();
+    expect(reply.status).toBe(502);
+    expect(JSON.parse(reply.body).error).toMatch(/connect/);
+    expect(outcomes.at(-1)).toMatchObject({ status: 0, error: 'connect', sent: false });
+    expect(retryable).toBe(true);
+  });
+
+  it('lets onDone take over a failed try (the balancer retries elsewhere)', async () => {
+    const retrier = createServer((req, res) =>
+      forward(req, res, deadPool, {
+        onDone: (outcome) => {
+          if (!isRetryable(req, outcome)) return false;
+          forward(req, res, pool, { responseHeaders: ['x-upstream', 'second'] });
+          return true;
+        },
+      }),
+    );
+    const url = await listen(retrier);
+    const reply = await send(`${url}/again`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-upstream']).toBe('second');
+    // A POST with a body is never retryable.
+    const posted = await send(`${url}/again`, { method: 'POST', body: 'x' });
+    expect(posted.status).toBe(502);
+    retrier.close();
+  });
+
+  it('answers 504 when the per-try timeout passes', async () => {
+    options = (path) => (path === '/slow' ? { timeoutMs: 200 } : {});
+    const reply = await send(`${proxyUrl}/slow`);
+    expect(reply.status).toBe(504);
+    expect(reply.headers['x-upstream']).toBe('echo');
+    expect(outcomes.at(-1)).toMatchObject({ error: 'timeout', sent: false });
+    options = () => ({});
+  });
+});

@@ -1,0 +1,385 @@
+/**
+ * @module
+ * The proxies' shared data-plane hot path: keep-alive upstream pools and `forward()`,
+ * which sends one `node:http` request to an upstream with undici's `Pool.dispatch()`
+ * and streams the answer straight back into the `ServerResponse`.
+ *
+ * Why this shape: on Node 20 the per-request JavaScript objects are the cost of a proxy
+ * hop, not the syscalls. fetch, WHATWG Request/Response/streams and even
+ * `pool.request()` cost 20–90 % of throughput against `dispatch()` with one small
+ * handler object (see /work/shared/reference/proxy-ceilings.md and the README's
+ * Performance section). So there is exactly one object per try (`ForwardTry`), raw
+ * header arrays go in and out without building header maps, and nothing here allocates
+ * a Promise.
+ *
+ * What `forward()` does for every try:
+ * - forwards method, path + query, and the body (streamed; none for a bodyless request);
+ * - strips hop-by-hop headers both ways (RFC 9110 §7.6.1: `Connection` and the names
+ *   it lists, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`,
+ *   `Upgrade`), plus `Host` (the pool sets the upstream's) and `Expect`;
+ * - appends the client address to `X-Forwarded-For`, sets `X-Forwarded-Proto` and
+ *   `X-Forwarded-Host` (or keeps the incoming ones with `trustForwarded`);
+ * - passes the upstream status code through unchanged and adds `responseHeaders`;
+ * - applies a per-try timeout (time to the response headers, and between body chunks);
+ * - reports one {@link ForwardOutcome} to `onDone`, which may take over a failed try
+ *   that has sent nothing to the client yet (the balancer retries it elsewhere);
+ *   otherwise a failure becomes 502 (or 504 on timeout) JSON.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Dispatcher, Pool } from 'undici';
+
+/** The `route` label for every proxied request in `http_requests_total` (see metrics.ts). */
+export const PROXY_ROUTE = '/*';
+
+export interface UpstreamPoolOptions {
+  /** Sockets kept per upstream (undici's `connections`). */
+  connections?: number;
+  /** Idle keep-alive sockets are closed after this long; keep it below the upstream's own. */
+  keepAliveTimeoutMs?: number;
+  /** TCP connect timeout; a timed-out connect counts as a connect failure. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * A keep-alive connection pool to one upstream origin, without pipelining (a slow
+ * response never holds up a request queued behind it on the same socket).
+ *
+ * @param origin - `http://host:port`
+ * @param [options.connections=128]
+ * @param [options.keepAliveTimeoutMs=60000] - below the lab services' 65 s server keep-alive
+ * @param [options.connectTimeoutMs=2000]
+ * @example
+ * const pool = createUpstreamPool('http://127.0.0.1:5001');
+ * await pool.close(); // on shutdown
+ */
+export function createUpstreamPool(
+  origin: string,
+  { connections = 128, keepAliveTimeoutMs = 60_000, connectTimeoutMs = 2_000 }: UpstreamPoolOptions = {},
+): Pool {
+  return new Pool(origin, {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: keepAliveTimeoutMs,
+    keepAliveMaxTimeout: Math.max(keepAliveTimeoutMs, 600_000),
+    connect: { timeout: connectTimeoutMs },
+  });
+}
+
+/**
+ * How a try failed:
+ * - `connect`: no connection to the upstream (refused, unreachable, DNS, connect timeout);
+ *   the request never reached it.
+ * - `socket`: the connection broke before the response was complete (e.g. the upstream
+ *   was killed); the upstream may have seen the request.
+ * - `timeout`: no response headers, or no body chunk, within the per-try timeout.
+ * - `aborted`: the client went away first; nothing more can be sent.
+ * - `other`: anything else (an invalid request undici refused, a bad upstream response).
+ */
+export type ForwardErrorKind = 'connect' | 'socket' | 'timeout' | 'aborted' | 'other';
+
+/** What happened to one try, reported once through `onDone`. */
+export interface ForwardOutcome {
+  /** The upstream's status code, or 0 when no response headers arrived. */
+  status: number;
+  /** Undefined when the whole response was relayed. */
+  error: ForwardErrorKind | undefined;
+  /** The underlying error, for logs. */
+  cause: Error | undefined;
+  /** Whether anything (status line, headers) was written to the client by this try. */
+  sent: boolean;
+  /** Milliseconds from dispatch to the response headers (-1 when none arrived). */
+  headersMs: number;
+  /** Milliseconds from dispatch to the end of this try. */
+  durationMs: number;
+}
+
+export interface ForwardOptions {
+  /**
+   * Per-try timeout in ms: the upstream must send its headers, and then each body chunk,
+   * within this. 0 disables it.
+   */
+  timeoutMs?: number;
+  /** Extra response headers, flat `[name, value, name, value, ...]` (e.g. `X-Upstream`). */
+  responseHeaders?: readonly string[];
+  /** Keep incoming `X-Forwarded-Proto`/`-Host` (behind a trusted proxy) instead of setting them. */
+  trustForwarded?: boolean;
+  /**
+   * Called once when the try ends. Return `true` from a failed try with `sent === false`
+   * to take the response over (e.g. retry on another upstream, calling `forward` again);
+   * otherwise `forward` answers 502, or 504 on timeout, itself.
+   */
+  onDone?: (outcome: ForwardOutcome) => boolean | undefined;
+}
+
+/** Request headers never forwarded (lower case). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'expect',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+]);
+/** Response headers never relayed (lower case). */
+const HOP_BY_HOP_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED']);
+
+/** Classifies an undici/socket error. */
+export function errorKind(error: Error): ForwardErrorKind {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  if (CONNECT_CODES.has(code)) return 'connect';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (SOCKET_CODES.has(code)) return 'socket';
+  if (code === 'UND_ERR_ABORTED') return 'aborted';
+  return 'other';
+}
+
+/**
+ * Whether a failed try may be sent again to another upstream: nothing reached the
+ * client, the method is idempotent (RFC 9110 §9.2.2) and the request has no body
+ * (a streamed body cannot be replayed), and the failure was a connect failure or a
+ * broken connection.
+ */
+export function isRetryable(req: IncomingMessage, outcome: ForwardOutcome): boolean {
+  return (
+    !outcome.sent &&
+    (outcome.error === 'connect' || outcome.error === 'socket') &&
+    IDEMPOTENT.has(req.method ?? '') &&
+    !hasBody(req)
+  );
+}
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** A request carries a body when it declares a non-zero length or a transfer coding. */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * The request headers to send upstream, flat `[name, value, ...]`: hop-by-hop headers
+ * dropped, forwarding headers set.
+ */
+export function upstreamRequestHeaders(req: IncomingMessage, trustForwarded = false): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  // Names listed in `Connection` are hop-by-hop too (the common `keep-alive` lists none).
+  let connectionListed: Set<string> | undefined;
+  const connection = req.headers.connection;
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+    for (const token of connection.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name === '' || name === 'keep-alive' || name === 'close') continue;
+      connectionListed ??= new Set();
+      connectionListed.add(name);
+    }
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || connectionListed?.has(lower)) continue;
+    out.push(name, raw[i + 1] as string);
+  }
+  const client = req.socket.remoteAddress ?? '';
+  const previous = req.headers['x-forwarded-for'];
+  out.push('x-forwarded-for', previous ? `${previous}, ${client}` : client);
+  const proto = trustForwarded ? req.headers['x-forwarded-proto'] : undefined;
+  out.push('x-forwarded-proto', typeof proto === 'string' && proto !== '' ? proto : 'http');
+  const host = (trustForwarded ? req.headers['x-forwarded-host'] : undefined) ?? req.headers.host;
+  if (typeof host === 'string' && host !== '') out.push('x-forwarded-host', host);
+  return out;
+}
+
+/** A preset JSON error answer (the proxy's own, not an upstream's). */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: object,
+  extraHeaders: readonly string[] = [],
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const payload = JSON.stringify(body);
+  res.writeHead(status, [
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(payload)),
+    ...extraHeaders,
+  ]);
+  res.end(payload);
+}
+
+const noop = () => {};
+
+/**
+ * One try of one request: the undici dispatch handler (legacy callbacks, the cheapest
+ * path in undici 7) and the client-side bookkeeping, in one object.
+ */
+class ForwardTry implements Dispatcher.DispatchHandler {
+  status = 0;
+  sent = false;
+  done = false;
+  headersAt = -1;
+  abortUpstream: ((error?: Error) => void) | undefined = undefined;
+  resumeUpstream: () => void = noop;
+  readonly start = performance.now();
+  readonly onClientClose = () => {
+    if (!this.done && !this.res.writableFinished) this.abortUpstream?.(new ClientAbortError());
+  };
+  readonly onDrain = () => this.resumeUpstream();
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly options: ForwardOptions,
+  ) {}
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.res.destroyed) abort(new ClientAbortError());
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (status < 200) return true; // 1xx: informational, not relayed
+    this.status = status;
+    this.headersAt = performance.now();
+    this.resumeUpstream = resume;
+    const extra = this.options.responseHeaders;
+    const headers: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = (raw[i] as Buffer).toString('latin1');
+      if (HOP_BY_HOP_RESPONSE.has(name.toLowerCase())) continue;
+      headers.push(name, (raw[i + 1] as Buffer).toString('latin1'));
+    }
+    if (extra) for (let i = 0; i < extra.length; i++) headers.push(extra[i] as string);
+    const res = this.res;
+    if (res.destroyed) return false;
+    this.sent = true;
+    res.writeHead(status, statusText || undefined, headers);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.res.end();
+    this.finish(undefined, undefined);
+  }
+
+  onError(error: Error): void {
+    const kind = error instanceof ClientAbortError || this.res.destroyed ? 'aborted' : errorKind(error);
+    if (this.sent) {
+      // Headers are out: the only honest signal left is to cut the client connection.
+      this.res.destroy();
+      this.finish(kind, error);
+      return;
+    }
+    if (this.finish(kind, error) || kind === 'aborted') return;
+    if (kind === 'timeout')
+      sendJson(this.res, 504, { error: 'upstream timed out' }, this.options.responseHeaders);
+    else sendJson(this.res, 502, { error: `upstream failed: ${kind}` }, this.options.responseHeaders);
+  }
+
+  /** Reports the outcome; true when `onDone` took the response over. */
+  finish(error: ForwardErrorKind | undefined, cause: Error | undefined): boolean {
+    if (this.done) return true;
+    this.done = true;
+    this.res.off('close', this.onClientClose);
+    const now = performance.now();
+    const onDone = this.options.onDone;
+    if (!onDone) return false;
+    return (
+      onDone({
+        status: this.status,
+        error,
+        cause,
+        sent: this.sent,
+        headersMs: this.headersAt < 0 ? -1 : this.headersAt - this.start,
+        durationMs: now - this.start,
+      }) === true
+    );
+  }
+}
+
+class ClientAbortError extends Error {
+  readonly code = 'UND_ERR_ABORTED';
+  constructor() {
+    super('client closed the connection');
+    this.name = 'ClientAbortError';
+  }
+}
+
+/**
+ * Proxies `req` to `pool` and streams the answer into `res`. Never throws; the result
+ * is reported through `options.onDone` (see {@link ForwardOutcome}).
+ *
+ * @param req - the client request (its body is streamed upstream when it has one)
+ * @param res - the client response; untouched until the upstream answers or fails
+ * @param pool - from {@link createUpstreamPool}
+ * @param [options.timeoutMs=0] - per-try timeout (0 = none)
+ * @param [options.responseHeaders] - added to the upstream's response headers and to error answers
+ * @param [options.trustForwarded=false]
+ * @param [options.onDone] - outcome callback; return true to take over a failed try
+ * @example
+ * const pool = createUpstreamPool('http://127.0.0.1:5001');
+ * startService({ ..., dataPlane: (req, res) => forward(req, res, pool, {
+ *   timeoutMs: 5_000,
+ *   responseHeaders: ['x-upstream', '127.0.0.1:5001'],
+ *   onDone: (o) => { metrics.recordRequest('/*', methodLabel(req.method), o.status || res.statusCode, o.durationMs / 1000); return false; },
+ * }) });
+ */
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pool: Dispatcher,
+  options: ForwardOptions = {},
+): void {
+  const path = req.url ?? '/';
+  if (path.charCodeAt(0) !== 47 /* / */) {
+    sendJson(res, 400, { error: 'request target must be a path (origin-form)' });
+    return;
+  }
+  const attempt = new ForwardTry(req, res, options);
+  res.on('close', attempt.onClientClose);
+  const timeout = options.timeoutMs ?? 0;
+  pool.dispatch(
+    {
+      path,
+      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: upstreamRequestHeaders(req, options.trustForwarded),
+      body: hasBody(req) ? req : null,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    },
+    attempt,
+  );
+}
