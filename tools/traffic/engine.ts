@@ -147,13 +147,15 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       break;
     }
     const elapsed = now() - start;
-    if (elapsed >= durationMs) break;
+    // Arrivals due before the end are all sent, even when a stalled event loop wakes late.
+    const upTo = Math.min(elapsed, durationMs - 1e-6);
     let next = durationMs;
     for (const actor of actors) {
-      const target = due(actor.pattern, elapsed);
+      const target = due(actor.pattern, upTo);
       while ((started[actor.name] as number) < target) launch(actor);
       next = Math.min(next, nextArrivalAt(actor.pattern, started[actor.name] as number));
     }
+    if (elapsed >= durationMs) break;
     const wait = Math.max(1, Math.min(next - (now() - start), 250));
     try {
       await sleep(wait, undefined, signal ? { signal } : undefined);

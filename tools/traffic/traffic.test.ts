@@ -1,0 +1,238 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBalancerMetrics, upstreamFor } from '../viz/balancer-info.js';
+import { due, nextArrivalAt } from './arrivals.js';
+import { parseDuration } from './duration.js';
+import { runTraffic } from './engine.js';
+import { remainingFrom } from './ratelimit-header.js';
+import { loadScenarios, patternOf, requestFor } from './scenarios.js';
+import { classify, percentile, Recorder } from './stats.js';
+
+describe('parseDuration', () => {
+  it('reads k6 durations and bare seconds', () => {
+    expect(parseDuration('500ms')).toBe(500);
+    expect(parseDuration('15s')).toBe(15_000);
+    expect(parseDuration('1m30s')).toBe(90_000);
+    expect(parseDuration('10')).toBe(10_000);
+    expect(parseDuration(2)).toBe(2_000);
+  });
+  it('names a bad value', () => {
+    expect(() => parseDuration('10 sec')).toThrow(/invalid duration "10 sec"/);
+    expect(() => parseDuration('s')).toThrow(/invalid duration/);
+  });
+});
+
+describe('arrivals (open model)', () => {
+  it('a rate starts one arrival at 0 and then one every 1/rate, whatever the timer jitter', () => {
+    const p = { kind: 'rate', rate: 10 } as const;
+    expect([0, 99, 100, 950, 1000].map((t) => due(p, t))).toEqual([1, 1, 2, 10, 11]);
+    expect(nextArrivalAt(p, 1)).toBe(100);
+    for (let n = 1; n < 50; n++) expect(due(p, nextArrivalAt(p, n))).toBe(n + 1);
+  });
+  it('thirds do not drift', () => {
+    const p = { kind: 'rate', rate: 3 } as const;
+    expect(due(p, 10_000)).toBe(31);
+    for (let n = 1; n < 50; n++) expect(due(p, nextArrivalAt(p, n))).toBe(n + 1);
+  });
+  it('bursts send size at once every interval, after startTime', () => {
+    const p = { kind: 'bursts', everyMs: 5_000, size: 25, startMs: 1_000 } as const;
+    expect([0, 999, 1_000, 5_999, 6_000].map((t) => due(p, t))).toEqual([0, 0, 25, 25, 50]);
+    expect(nextArrivalAt(p, 25)).toBe(6_000);
+  });
+  it('a zero rate sends nothing', () => {
+    expect(due({ kind: 'rate', rate: 0 }, 10_000)).toBe(0);
+    expect(nextArrivalAt({ kind: 'rate', rate: 0 }, 0)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('stats', () => {
+  it('classifies 2xx/3xx ok, 429 limited, the rest errors', () => {
+    expect([200, 304, 429, 404, 500, 0].map(classify)).toEqual([
+      'ok',
+      'ok',
+      'limited',
+      'error',
+      'error',
+      'error',
+    ]);
+  });
+  it('nearest-rank percentiles', () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 95)).toBe(95);
+    expect(percentile([], 95)).toBe(0);
+  });
+  it('counts per actor and keeps only the window in recent()', () => {
+    const r = new Recorder(1_000);
+    r.record({ actor: 'a', status: 200, latencyMs: 1, at: 100 });
+    r.record({ actor: 'a', status: 429, latencyMs: 2, at: 900 });
+    r.record({ actor: 'a', status: 0, error: 'timeout', latencyMs: 3, at: 1_500 });
+    r.drop('a');
+    expect(r.counts('a')).toMatchObject({ total: 3, ok: 1, limited: 1, errors: 1, dropped: 1 });
+    expect(r.counts('a').statuses).toEqual({ 200: 1, 429: 1, timeout: 1 });
+    expect(r.recent(1_600).map((o) => o.at)).toEqual([900, 1_500]);
+    expect(r.summary('a')).toMatchObject({ successRate: 1 / 3, p50: 2, p95: 3, max: 3 });
+  });
+});
+
+describe('remainingFrom', () => {
+  it('reads the draft RateLimit field, the smallest r of several policies', () => {
+    expect(remainingFrom({ ratelimit: '"default";r=4;t=1' })).toBe(4);
+    expect(remainingFrom({ ratelimit: '"a";r=9;t=1, "b";r=2;t=60' })).toBe(2);
+  });
+  it('falls back to X-RateLimit-Remaining, else undefined', () => {
+    expect(remainingFrom({ 'x-ratelimit-remaining': '7' })).toBe(7);
+    expect(remainingFrom({})).toBeUndefined();
+  });
+});
+
+describe('balancer metrics', () => {
+  it('reads the active strategy and per-upstream load', () => {
+    const info = parseBalancerMetrics(
+      [
+        '# HELP lab_balancer_strategy_info active strategy',
+        'lab_balancer_strategy_info{strategy="round-robin"} 0',
+        'lab_balancer_strategy_info{strategy="least-connections"} 1',
+        'lab_balancer_upstream_in_flight{upstream="node-1"} 3',
+        'lab_balancer_upstream_up{upstream="node-1"} 1',
+        'lab_balancer_upstream_up{upstream="node-2"} 0',
+      ].join('\n'),
+    );
+    expect(info.strategy).toBe('least-connections');
+    expect(info.upstreams).toEqual({ 'node-1': { inFlight: 3, up: true }, 'node-2': { up: false } });
+    expect(upstreamFor(info, 'node-2')).toEqual({ up: false });
+  });
+});
+
+describe('scenario file', () => {
+  it('is valid and has what the tools use', () => {
+    const file = loadScenarios();
+    expect(file.actors.good_user?.key).not.toBe(file.actors.bad_actor?.key);
+    expect(file.scenarios.viz_lb?.target).toBe('balancer');
+    expect(patternOf(file.incidents.strict_limit.traffic.internal_config!)).toMatchObject({ kind: 'bursts' });
+  });
+  it('builds requests with the key and {n} substituted', () => {
+    const spec = {
+      method: 'POST' as const,
+      path: '/data',
+      key: 'k',
+      keySpace: 3,
+      body: { key: 'item-{n}', value: 'v' },
+    };
+    expect(requestFor(spec, 4)).toEqual({
+      method: 'POST',
+      path: '/data',
+      headers: { 'x-api-key': 'k', 'content-type': 'application/json' },
+      body: '{"key":"item-1","value":"v"}',
+    });
+  });
+});
+
+describe('runTraffic against a real loopback server', () => {
+  let server: Server;
+  let base: string;
+  let sockets = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const slow = req.url === '/slow';
+      setTimeout(
+        () => {
+          res.writeHead(req.headers['x-api-key'] === 'bad' ? 429 : 200, {
+            'x-upstream': 'node-1',
+            ratelimit: '"default";r=3;t=1',
+          });
+          res.end('{}');
+        },
+        slow ? 2_000 : 0,
+      );
+    });
+    server.on('connection', () => {
+      sockets += 1;
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('sends at the arrival rate on keep-alive connections, recording status, upstream and quota', async () => {
+    sockets = 0;
+    const outcomes: { actor: string; status: number; upstream?: string; remaining?: number }[] = [];
+    const result = await runTraffic({
+      target: base,
+      durationMs: 1_000,
+      actors: [
+        {
+          name: 'good',
+          pattern: { kind: 'rate', rate: 20 },
+          request: () => ({ method: 'GET', path: '/', headers: {} }),
+        },
+        {
+          name: 'bad',
+          pattern: { kind: 'rate', rate: 40 },
+          request: () => ({ method: 'GET', path: '/', headers: { 'x-api-key': 'bad' } }),
+        },
+      ],
+      onOutcome: (o) => outcomes.push(o),
+    });
+    expect(result.reason).toBe('duration');
+    // 1 s at 20 and 40 req/s: exactly 20 and 40 arrivals (counted on the clock, not per timer tick).
+    expect(result.started).toEqual({ good: 20, bad: 40 });
+    expect(outcomes.length).toBe((result.started.good ?? 0) + (result.started.bad ?? 0));
+    expect(outcomes.filter((o) => o.actor === 'bad').every((o) => o.status === 429)).toBe(true);
+    expect(outcomes.every((o) => o.upstream === 'node-1' && o.remaining === 3)).toBe(true);
+    // Keep-alive: far fewer connections than requests.
+    expect(sockets).toBeLessThan(outcomes.length / 2);
+  });
+
+  it('drops arrivals beyond maxInFlight and times out slow requests', async () => {
+    const outcomes: { status: number; error?: string }[] = [];
+    let dropped = 0;
+    await runTraffic({
+      target: base,
+      durationMs: 500,
+      maxInFlight: 3,
+      timeoutMs: 300,
+      graceMs: 1_000,
+      actors: [
+        {
+          name: 'a',
+          pattern: { kind: 'rate', rate: 20 },
+          request: () => ({ method: 'GET', path: '/slow', headers: {} }),
+        },
+      ],
+      onOutcome: (o) => outcomes.push(o),
+      onDrop: () => {
+        dropped += 1;
+      },
+    });
+    expect(outcomes.length).toBeGreaterThanOrEqual(3);
+    expect(outcomes.every((o) => o.status === 0 && o.error === 'timeout')).toBe(true);
+    expect(dropped).toBeGreaterThan(0);
+  });
+
+  it('stops early and cleanly on abort, cancelling what is still in flight after the grace', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = performance.now();
+    const result = await runTraffic({
+      target: base,
+      durationMs: 30_000,
+      graceMs: 100,
+      signal: controller.signal,
+      actors: [
+        {
+          name: 'a',
+          pattern: { kind: 'rate', rate: 10 },
+          request: () => ({ method: 'GET', path: '/slow', headers: {} }),
+        },
+      ],
+    });
+    expect(result.reason).toBe('aborted');
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
