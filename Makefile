@@ -1,0 +1,170 @@
+# The lab's commands. `make` (or `make help`) lists them.
+# Docker targets use `docker compose` (v2) when present, else Debian's `docker-compose` 1.29.
+# k6 runs from its image (compose profile "k6"), or a local `k6` when one is installed.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+SCALED_FILES := -f docker-compose.yml -f docker-compose.scaled.yml
+# Services `make up` starts; empty = all but k6. Offline: SERVICES="node-1 node-2 node-3 balancer limiter prometheus".
+SERVICES ?=
+NODE ?= 2
+LOAD ?= 30
+NODES ?= 5
+ADMIN_TOKEN ?= lab-admin-token
+export ADMIN_TOKEN
+# k6: a local binary when installed, else the grafana/k6 image through compose.
+K6_LOCAL := $(shell command -v k6 2>/dev/null)
+K6_ENV := LAB_TARGET=http://127.0.0.1:8080 LAB_BALANCER=http://127.0.0.1:8081 \
+	K6_OUT=experimental-prometheus-rw K6_PROMETHEUS_RW_SERVER_URL=http://127.0.0.1:9090/api/v1/write \
+	K6_PROMETHEUS_RW_TREND_STATS='p(95),p(99),avg,max' K6_PROMETHEUS_RW_PUSH_INTERVAL=2s
+# Extra k6 flags, e.g. K6_ARGS="-e BAD_RATE=2000 -e DURATION=30s".
+K6_ARGS ?=
+
+define need_docker
+	@if [ -z "$(COMPOSE)" ]; then \
+		echo "make: neither 'docker compose' nor 'docker-compose' is installed. Without Docker, run the lab as local processes: make lab" >&2; exit 1; fi
+	@if ! docker info >/dev/null 2>&1; then \
+		echo "make: no Docker engine answers (is dockerd running, may you use its socket?). Without Docker, run the lab as local processes: make lab" >&2; exit 1; fi
+endef
+
+# $(call k6,<script>) — run loadtests/<script>.ts, tagged with its scenario name.
+define k6
+	@mkdir -p loadtests/results && chmod a+rwx loadtests/results
+	@if [ -n "$(K6_LOCAL)" ]; then \
+		echo "k6 (local $(K6_LOCAL)) run loadtests/$(1).ts"; \
+		$(K6_ENV) k6 run $(K6_ARGS) loadtests/$(1).ts; \
+	else \
+		$(COMPOSE) run --rm k6 run $(K6_ARGS) /loadtests/$(1).ts; \
+	fi
+endef
+
+# $(call admin,<service>,<action> <arg>) — the service's own admin API, from inside its container.
+define admin
+	$(COMPOSE) exec -T $(1) node - $(2) < docker/admin.mjs
+endef
+
+.PHONY: help
+help: ## list the targets
+	@echo "Load balancing & rate limiting lab"
+	@echo
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+	@echo
+	@echo "Compose: $(if $(COMPOSE),$(COMPOSE),not installed)   k6: $(if $(K6_LOCAL),$(K6_LOCAL),grafana/k6 image)"
+
+.PHONY: up
+up: ## build the image, start the lab, wait until healthy, print the URLs
+	$(need_docker)
+	$(COMPOSE) build node-1
+	$(COMPOSE) up -d $(SERVICES)
+	@docker/wait-healthy.sh "$(COMPOSE)" 240
+	@$(MAKE) --no-print-directory urls
+
+.PHONY: urls
+urls:
+	@echo
+	@echo "  edge (limiter)   http://127.0.0.1:8080      curl -H 'X-API-Key: good-user' http://127.0.0.1:8080/"
+	@echo "  balancer         http://127.0.0.1:8081      (admin: Authorization: Bearer $$ADMIN_TOKEN)"
+	@echo "  prometheus       http://127.0.0.1:9090"
+	@echo "  grafana          http://127.0.0.1:3000      (anonymous viewer; the lab board is home)"
+	@echo
+	@echo "  next: make attack   make strategy S=least-connections   make slow NODE=2 LOAD=30   make kill NODE=2"
+
+.PHONY: up-scaled
+up-scaled: ## scaled topology: front balancer → limiter ×3 (Redis) → balancer → node ×N (DNS), NODES=5
+	$(need_docker)
+	$(COMPOSE) $(SCALED_FILES) build front
+	$(COMPOSE) $(SCALED_FILES) up -d --scale limiter=3 --scale node=$(NODES)
+	@docker/wait-healthy.sh "$(COMPOSE) $(SCALED_FILES)" 240
+	@$(MAKE) --no-print-directory urls
+
+.PHONY: scale
+scale: ## scaled topology: run NODES=N nodes; the balancer picks them up by DNS, no restart
+	$(need_docker)
+	$(COMPOSE) $(SCALED_FILES) up -d --no-deps --no-recreate --scale limiter=3 --scale node=$(NODES) node
+	@docker/wait-healthy.sh "$(COMPOSE) $(SCALED_FILES)" 120
+
+.PHONY: down
+down: ## stop and remove everything (containers, network, volumes)
+	$(need_docker)
+	$(COMPOSE) $(if $(wildcard docker-compose.scaled.yml),$(SCALED_FILES)) --profile k6 down -v --remove-orphans
+
+.PHONY: logs
+logs: ## follow the logs of every service
+	$(need_docker)
+	$(COMPOSE) logs -f --tail=50
+
+.PHONY: ps
+ps: ## list the lab's containers and their health
+	$(need_docker)
+	$(COMPOSE) ps
+
+.PHONY: attack
+attack: ## k6: good user and bad actor at once (thresholds: good user ≥ 99% OK, low p95)
+	$(need_docker)
+	$(call k6,attack)
+
+.PHONY: good-user
+good-user: ## k6: the good user alone
+	$(need_docker)
+	$(call k6,good-user)
+
+.PHONY: bad-actor
+bad-actor: ## k6: the bad actor alone (K6_ARGS="-e BAD_RATE=10000" for the workshop's flood)
+	$(need_docker)
+	$(call k6,bad-actor)
+
+.PHONY: distribution
+distribution: ## k6: how requests spread over the nodes (from X-Upstream), through the balancer
+	$(need_docker)
+	$(call k6,distribution)
+
+.PHONY: strategy
+strategy: ## switch the balancer's strategy live: make strategy S=least-connections
+	$(need_docker)
+	@test -n "$(S)" || { echo "usage: make strategy S=<round-robin|weighted-round-robin|random|least-connections|power-of-two|peak-ewma|consistent-hash>" >&2; exit 2; }
+	$(call admin,balancer,put '{"strategy":"$(S)"}')
+
+.PHONY: algorithm
+algorithm: ## switch every rate-limit policy's algorithm live: make algorithm A=fixed-window
+	$(need_docker)
+	@test -n "$(A)" || { echo "usage: make algorithm A=<token-bucket|fixed-window|sliding-window-log|sliding-window-counter|gcra>" >&2; exit 2; }
+	$(call admin,limiter,algorithm $(A))
+
+.PHONY: slow
+slow: ## give a node simulated CPU load: make slow NODE=2 LOAD=30 (LOAD=0 heals it)
+	$(need_docker)
+	$(call admin,node-$(NODE),put '{"loadFactor":$(LOAD)}')
+
+.PHONY: kill
+kill: ## kill a node (SIGKILL): make kill NODE=2
+	$(need_docker)
+	$(COMPOSE) kill -s SIGKILL node-$(NODE)
+
+.PHONY: revive
+revive: ## start a killed node again: make revive NODE=2
+	$(need_docker)
+	$(COMPOSE) start node-$(NODE)
+
+.PHONY: offline-images
+offline-images: ## build substitute node/prometheus/redis images from this host's binaries (no pulls)
+	$(need_docker)
+	docker/offline/build.sh
+
+.PHONY: lab
+lab: ## the same five services as local processes, no Docker (npm run lab)
+	npm run lab
+
+.PHONY: test
+test: ## the whole automated suite (npm test)
+	npm test
+
+.PHONY: bench
+bench: ## the benchmarks (npm run bench)
+	npm run bench
+
+.PHONY: dashboards
+dashboards: ## regenerate grafana/dashboards/*.json from grafana/dashboards.ts
+	npm run dashboards
