@@ -10,6 +10,8 @@ import { PortInUseError } from './shared/server.js';
 /** Each role's `run(argv, env)`, loaded only when chosen. */
 const roles = {
   node: () => import('./node/main.js'),
+  balancer: () => import('./balancer/main.js'),
+  limiter: () => import('./limiter/main.js'),
 } satisfies Record<string, () => Promise<{ run(argv: readonly string[]): Promise<unknown> }>>;
 
 export type Role = keyof typeof roles;

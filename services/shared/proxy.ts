@@ -101,6 +101,8 @@ export interface ForwardOptions {
   timeoutMs?: number;
   /** Extra response headers, flat `[name, value, name, value, ...]` (e.g. `X-Upstream`). */
   responseHeaders?: readonly string[];
+  /** A request body the caller already read (e.g. to hash on it); sent instead of streaming `req`. */
+  body?: Buffer;
   /** Keep incoming `X-Forwarded-Proto`/`-Host` (behind a trusted proxy) instead of setting them. */
   trustForwarded?: boolean;
   /**
@@ -376,7 +378,7 @@ export function forward(
       path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: upstreamRequestHeaders(req, options.trustForwarded),
-      body: hasBody(req) ? req : null,
+      body: options.body ?? (hasBody(req) ? req : null),
       headersTimeout: timeout,
       bodyTimeout: timeout,
     },

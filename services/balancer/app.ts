@@ -1,0 +1,294 @@
+/**
+ * @module
+ * The balancer: a Hono control plane (`/healthz`, `/metrics`, `/admin/config`,
+ * `/admin/state`) and a `node:http` data plane that picks an upstream with the active
+ * strategy and forwards through the shared `forward()` hot path.
+ *
+ * Per request: pick among the healthy upstreams (503 JSON when there is none), forward
+ * with a per-try timeout capped by what is left of the total timeout, and on a failed
+ * try that sent nothing to the client, retry once on a different upstream when the
+ * request is idempotent and bodyless (`isRetryable`). Strategy switches are live: a
+ * request keeps the strategy instance that picked it for its end hook.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Hono } from 'hono';
+import type { LiveConfig } from '../shared/admin.js';
+import { InvalidUpdateError } from '../shared/admin.js';
+import { createServiceApp } from '../shared/app.js';
+import type { Logger } from '../shared/logger.js';
+import { methodLabel, type ServiceMetrics } from '../shared/metrics.js';
+import { type ForwardOutcome, forward, isRetryable, PROXY_ROUTE, sendJson } from '../shared/proxy.js';
+import type { DataPlane } from '../shared/server.js';
+import { type BalancerConfig, balancerUpdate } from './config.js';
+import { balancerMetrics } from './metrics.js';
+import { createStrategy, type StrategyName } from './strategies/index.js';
+import type { PickContext, Strategy } from './strategies/types.js';
+import { type Upstream, UpstreamSet, type UpstreamSpec } from './upstreams.js';
+
+export interface BalancerOptions {
+  config: BalancerConfig;
+  metrics: ServiceMetrics;
+  log: Logger;
+  /** The initial upstreams (from UPSTREAMS, or the first DNS answer). */
+  upstreams: readonly UpstreamSpec[];
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface Balancer {
+  app: Hono;
+  dataPlane: DataPlane;
+  upstreams: UpstreamSet;
+  /** The strategy in use now. */
+  strategy(): StrategyName;
+}
+
+/** Largest `POST /data` body read to find a consistent-hash key. */
+const MAX_HASH_BODY = 1_048_576;
+const DATA_PATH = /^\/data\/([^/?]+)/;
+
+export function createBalancer({
+  config,
+  metrics,
+  log,
+  upstreams: specs,
+  random = Math.random,
+  now = () => performance.now(),
+}: BalancerOptions): Balancer {
+  let strategyName: StrategyName = config.strategy;
+  const settings = { hashLoadFactor: config.hashLoadFactor };
+  let strategy: Strategy = createStrategy(strategyName, { random, now }, settings);
+  let set: UpstreamSet | undefined;
+  const events = balancerMetrics(
+    metrics,
+    () => set as UpstreamSet,
+    () => strategyName,
+  );
+  set = new UpstreamSet(specs, {
+    log,
+    ejectAfter: config.ejectAfter,
+    healthFall: config.healthFall,
+    healthRise: config.healthRise,
+    poolConnections: config.poolConnections,
+    events,
+  });
+  const upstreams = set;
+
+  // ---- data plane -------------------------------------------------------------------
+
+  /** One reusable pick context: `pick` is synchronous, so one object serves every request. */
+  const pickContext: PickContext & { req: IncomingMessage | undefined; bodyKey: string | undefined } = {
+    req: undefined,
+    bodyKey: undefined,
+    hashKey(): string {
+      const req = this.req as IncomingMessage;
+      const path = DATA_PATH.exec(req.url ?? '');
+      if (path) return safeDecode(path[1] as string);
+      if (this.bodyKey !== undefined) return this.bodyKey;
+      const header = req.headers[config.hashHeader];
+      if (typeof header === 'string' && header !== '') return header;
+      const forwarded = req.headers['x-forwarded-for'];
+      if (typeof forwarded === 'string' && forwarded !== '') {
+        const comma = forwarded.indexOf(',');
+        return (comma === -1 ? forwarded : forwarded.slice(0, comma)).trim();
+      }
+      return req.socket.remoteAddress ?? '';
+    },
+  };
+
+  /** State of one client request across its tries. */
+  interface Exchange {
+    req: IncomingMessage;
+    res: ServerResponse;
+    start: number;
+    tries: number;
+    body: Buffer | undefined;
+    bodyKey: string | undefined;
+  }
+
+  function finishMetrics(ex: Exchange, status: number) {
+    metrics.recordRequest(
+      PROXY_ROUTE,
+      methodLabel(ex.req.method),
+      status,
+      (performance.now() - ex.start) / 1000,
+    );
+  }
+
+  function attempt(ex: Exchange, exclude: Upstream | undefined): void {
+    let candidates = upstreams.healthy;
+    if (exclude) candidates = candidates.filter((u) => u !== exclude);
+    if (candidates.length === 0) {
+      const status = 503;
+      sendJson(ex.res, status, {
+        error: exclude ? 'no other healthy upstream to retry on' : 'no healthy upstream',
+        upstreams: upstreams.all.map((u) => ({
+          name: u.id,
+          healthy: u.healthy,
+          reason: u.downReason ?? null,
+        })),
+      });
+      finishMetrics(ex, status);
+      return;
+    }
+    pickContext.req = ex.req;
+    pickContext.bodyKey = ex.bodyKey;
+    const picker = strategy;
+    const upstream = (picker.pick(candidates, pickContext) ?? candidates[0]) as Upstream;
+    pickContext.req = undefined;
+    ex.tries++;
+    upstream.inFlight++;
+    picker.onRequestStart?.(upstream);
+
+    const remaining = config.totalTimeout - (performance.now() - ex.start);
+    const timeoutMs = Math.max(1, Math.min(config.tryTimeout, remaining));
+    forward(ex.req, ex.res, upstream.pool, {
+      timeoutMs,
+      responseHeaders: upstream.responseHeaders,
+      trustForwarded: true,
+      body: ex.body,
+      onDone(outcome: ForwardOutcome) {
+        upstream.inFlight--;
+        const latencyMs = outcome.headersMs >= 0 ? outcome.headersMs : outcome.durationMs;
+        picker.onRequestEnd?.(upstream, {
+          latencyMs,
+          ok: outcome.error === undefined && outcome.status < 500,
+        });
+        const retry =
+          ex.tries < 2 &&
+          isRetryable(ex.req, outcome) &&
+          config.totalTimeout - (performance.now() - ex.start) > 1;
+        upstreams.recordTry(upstream, outcome, retry);
+        if (retry) {
+          log.debug('retry', { upstream: upstream.id, error: outcome.error, path: ex.req.url });
+          attempt(ex, upstream);
+          return true;
+        }
+        const status =
+          outcome.error === undefined || outcome.sent
+            ? outcome.status
+            : outcome.error === 'aborted'
+              ? 499
+              : outcome.error === 'timeout'
+                ? 504
+                : 502;
+        finishMetrics(ex, status);
+        return false;
+      },
+    });
+  }
+
+  function dataPlane(req: IncomingMessage, res: ServerResponse): void {
+    const ex: Exchange = {
+      req,
+      res,
+      start: performance.now(),
+      tries: 0,
+      body: undefined,
+      bodyKey: undefined,
+    };
+    if (strategyName === 'consistent-hash' && req.method === 'POST' && isDataPath(req.url ?? '')) {
+      readKeyThenAttempt(ex);
+      return;
+    }
+    attempt(ex, undefined);
+  }
+
+  /** `POST /data` under consistent hashing: the key is in the body, so read it first. */
+  function readKeyThenAttempt(ex: Exchange): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    ex.req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_HASH_BODY) {
+        sendJson(ex.res, 413, { error: `body larger than ${MAX_HASH_BODY} bytes` });
+        finishMetrics(ex, 413);
+        ex.req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    ex.req.on('error', () => {});
+    ex.req.on('end', () => {
+      if (size > MAX_HASH_BODY) return;
+      ex.body = Buffer.concat(chunks);
+      try {
+        const key = (JSON.parse(ex.body.toString('utf8')) as { key?: unknown }).key;
+        if (typeof key === 'string') ex.bodyKey = key;
+      } catch {
+        // Not JSON: hash on the header or client address; the node answers 422 itself.
+      }
+      attempt(ex, undefined);
+    });
+  }
+
+  // ---- control plane ----------------------------------------------------------------
+
+  const live: LiveConfig<typeof balancerUpdate> = {
+    get: () => ({
+      strategy: strategyName,
+      weights: Object.fromEntries(upstreams.all.map((u) => [u.id, u.weight])),
+      upstreams: upstreams.all.map((u) => u.id),
+      tryTimeoutMs: config.tryTimeout,
+      totalTimeoutMs: config.totalTimeout,
+      hashHeader: config.hashHeader,
+      hashLoadFactor: config.hashLoadFactor,
+    }),
+    update: balancerUpdate,
+    apply(patch) {
+      if (patch.weights) {
+        try {
+          upstreams.setWeights(patch.weights);
+        } catch (error) {
+          throw new InvalidUpdateError((error as Error).message);
+        }
+      }
+      if (patch.strategy && patch.strategy !== strategyName) {
+        strategy = createStrategy(patch.strategy, { random, now }, settings);
+        strategyName = patch.strategy;
+      }
+    },
+  };
+
+  const app = createServiceApp({
+    metrics,
+    log,
+    adminToken: config.adminToken,
+    live,
+    adminRoutes: (admin) => {
+      admin.get('/state', (c) =>
+        c.json({
+          strategy: strategyName,
+          healthy: upstreams.healthy.length,
+          upstreams: upstreams.all.map((u) => ({
+            name: u.id,
+            url: u.url,
+            weight: u.weight,
+            healthy: u.healthy,
+            down_reason: u.downReason ?? null,
+            in_flight: u.inFlight,
+            ewma_ms: Math.round(u.ewmaMs * 100) / 100,
+            requests: { ...u.counts },
+            consecutive_failures: u.consecutiveFailures,
+            last_error: u.lastError ?? null,
+            last_check: u.lastCheckAt === undefined ? null : new Date(u.lastCheckAt).toISOString(),
+          })),
+        }),
+      );
+    },
+  });
+
+  return { app, dataPlane, upstreams, strategy: () => strategyName };
+}
+
+function isDataPath(url: string): boolean {
+  return url === '/data' || url.startsWith('/data?');
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * @module
+ * Round robin: each request goes to the next upstream in turn.
+ *
+ * When: identical upstreams and uniform, cheap requests; the default of nginx and a fine
+ * baseline. Cost: one counter, O(1) per pick. Blind spot: it ignores load, so a slow or
+ * overloaded upstream still gets exactly 1/N of the requests and its queue grows (watch
+ * `lab_balancer_upstream_in_flight` and p99 per upstream).
+ */
+import type { Strategy, StrategyDeps } from './types.js';
+
+/**
+ * @param [opts.start=0] - the first index (the balancer starts at 0; tests may shift it)
+ * @example
+ * const rr = roundRobin({ random: Math.random, now: performance.now });
+ * rr.pick(backends, ctx); // backends[0], then [1], [2], [0], ...
+ */
+export function roundRobin({ start = 0 }: Partial<StrategyDeps> & { start?: number } = {}): Strategy {
+  let next = start;
+  return {
+    pick(backends) {
+      if (backends.length === 0) return undefined;
+      if (next >= backends.length) next %= backends.length;
+      return backends[next++];
+    },
+  };
+}
