@@ -1,0 +1,127 @@
+/**
+ * @module
+ * The limiter service: the control plane (Hono: `/healthz`, `/metrics`, `/admin/*` with
+ * `PUT /admin/config {"policies": ...}` reloading live) and the data plane (`rateLimit`,
+ * a `node:http` handler in front of the shared proxy).
+ */
+import type { Hono } from 'hono';
+import type { Dispatcher } from 'undici';
+import { z } from 'zod';
+import { InvalidUpdateError, type LiveConfig } from '../shared/admin.js';
+import { createServiceApp } from '../shared/app.js';
+import type { Logger } from '../shared/logger.js';
+import type { ServiceMetrics } from '../shared/metrics.js';
+import { methodLabel } from '../shared/metrics.js';
+import { createUpstreamPool, forward } from '../shared/proxy.js';
+import type { DataPlane } from '../shared/server.js';
+import type { LimiterConfig } from './config.js';
+import { createIdentify } from './identity.js';
+import { createLimiterMetrics } from './metrics.js';
+import { compilePolicies, PolicyError, type PolicySet } from './policies.js';
+import { type Pass, rateLimit } from './rate-limit.js';
+import type { Store } from './types.js';
+
+/** `PUT /admin/config` body: a whole policies document (checked by `compilePolicies`). */
+export const limiterUpdate = z.object({ policies: z.unknown() }).partial().strict();
+
+export interface LimiterOptions {
+  config: LimiterConfig;
+  policies: PolicySet;
+  store: Store;
+  metrics: ServiceMetrics;
+  log: Logger;
+  /** Where admitted requests go; defaults to a keep-alive pool to `config.upstream`. */
+  upstream?: Dispatcher;
+}
+
+export interface Limiter {
+  app: Hono;
+  dataPlane: DataPlane;
+  /** The live policies. */
+  policies(): PolicySet;
+  /** Closes the upstream pool and the store. */
+  close(): Promise<void>;
+}
+
+export function createLimiter({
+  config,
+  policies: initial,
+  store,
+  metrics,
+  log,
+  upstream,
+}: LimiterOptions): Limiter {
+  let policies = initial;
+  const pool = upstream ?? createUpstreamPool(config.upstream);
+  const limiterMetrics = createLimiterMetrics(metrics.registry, () => store);
+  limiterMetrics.policiesChanged(policies);
+
+  const live: LiveConfig<typeof limiterUpdate> = {
+    get: () => ({
+      policies: policies.document,
+      store: store.kind,
+      failMode: config.rateLimitFailMode,
+      legacyHeaders: config.rateLimitLegacyHeaders,
+      maxKeys: config.rateLimitMaxKeys,
+      trustedProxies: config.trustedProxies.list,
+    }),
+    update: limiterUpdate,
+    apply(patch) {
+      if (!('policies' in patch)) return;
+      try {
+        policies = compilePolicies(patch.policies, 'PUT /admin/config');
+      } catch (error) {
+        if (error instanceof PolicyError) throw new InvalidUpdateError('invalid policies', error.problems);
+        throw error;
+      }
+      limiterMetrics.policiesChanged(policies);
+      log.info('policies_reloaded', {
+        default: policies.default.summary,
+        clients: Object.fromEntries([...policies.byKey.values()].map((p) => [p.name, p.summary])),
+      });
+    },
+  };
+
+  const app = createServiceApp({ metrics, log, adminToken: config.adminToken, live });
+
+  const timeoutMs = config.upstreamTimeout;
+  const pass: Pass = (req, res, headers) =>
+    forward(req, res, pool, {
+      timeoutMs,
+      responseHeaders: headers,
+      onDone(outcome) {
+        metrics.recordRequest(
+          '/*',
+          methodLabel(req.method),
+          outcome.status || res.statusCode,
+          outcome.durationMs / 1000,
+        );
+        if (outcome.error !== undefined && outcome.error !== 'aborted') {
+          log.warn('upstream_error', { error: outcome.error, cause: outcome.cause, path: req.url });
+        }
+        return false;
+      },
+    });
+
+  const dataPlane = rateLimit({
+    policies: () => policies,
+    store: () => store,
+    identify: createIdentify({ trustedProxies: config.trustedProxies.blocks }),
+    metrics,
+    limiterMetrics,
+    pass,
+    log,
+    legacyHeaders: config.rateLimitLegacyHeaders,
+    failMode: config.rateLimitFailMode,
+  });
+
+  return {
+    app,
+    dataPlane,
+    policies: () => policies,
+    async close() {
+      await pool.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * @module
+ * The limiter's configuration: `node dist/main.js limiter --port 8080 --upstream
+ * http://127.0.0.1:8081 --rate-limit-policies config/policies.yaml`, or the same through
+ * `PORT`, `UPSTREAM`, `RATE_LIMIT_POLICIES`, `TRUSTED_PROXIES`, ...
+ */
+import { z } from 'zod';
+import { commonConfig } from '../shared/app.js';
+import { fields } from '../shared/config.js';
+import { parseTrustedProxies } from './identity.js';
+
+export const limiterConfigShape = {
+  ...commonConfig,
+  port: fields.port(8080),
+  /** Where admitted requests go: the balancer. */
+  upstream: z
+    .url({ protocol: /^http$/, error: 'must be an http:// URL such as http://127.0.0.1:8081' })
+    .default('http://127.0.0.1:8081')
+    .transform((url) => new URL(url).origin),
+  /** The policies YAML file; unset → 10 requests per second per client (token bucket). */
+  rateLimitPolicies: z.string().min(1).optional(),
+  /** Comma-separated addresses or CIDR ranges whose X-Forwarded-For is believed. */
+  trustedProxies: z
+    .string()
+    .default('')
+    .transform((list, ctx) => {
+      try {
+        return { list, blocks: parseTrustedProxies(list) };
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Where per-client state lives: `memory` (this process) or `redis` (shared by replicas). */
+  rateLimitStore: z.enum(['memory', 'redis']).default('memory'),
+  /** When the store fails: `open` admits the request, `closed` answers 503. Counted either way. */
+  rateLimitFailMode: z.enum(['open', 'closed']).default('open'),
+  /** Also send `X-RateLimit-Limit/Remaining/Reset` (Reset in seconds until reset). */
+  rateLimitLegacyHeaders: fields.boolean(false),
+  /** Hard cap on client keys the memory store tracks (least recently used dropped first). */
+  rateLimitMaxKeys: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  /** Per-try upstream timeout (time to response headers, and between body chunks). */
+  upstreamTimeout: fields.duration('30s'),
+};
+
+export type LimiterConfig = z.infer<z.ZodObject<typeof limiterConfigShape>>;

@@ -1,0 +1,285 @@
+/**
+ * @module
+ * Rate-limit policies: the YAML file (`RATE_LIMIT_POLICIES`) or the JSON document of
+ * `PUT /admin/config {"policies": ...}`, validated by zod and compiled once into the
+ * lookup table the data plane reads.
+ *
+ * ```yaml
+ * default: { algorithm: token-bucket, limit: 10, window: 1s }
+ * clients:                      # keyed by X-API-Key (the name, or `key:` when given)
+ *   good-user:       { algorithm: token-bucket, limit: 20, window: 1s }
+ *   internal-config: { algorithm: fixed-window, limit: 1000, window: 60s }
+ *   partner:         { exempt: true }
+ * ```
+ *
+ * Every algorithm reads `limit` per `window` and an optional `burst` (token-bucket
+ * capacity, GCRA tolerance; defaults to `limit`; the window algorithms ignore it). A
+ * named client's requests share one quota; everyone else (no key, or a key no client
+ * has) gets the default policy, one quota per API key or per client address.
+ *
+ * A policy's name (headers, metrics) is the client name, or `default`; the metrics'
+ * `client` label is the client name, or `anonymous`. Raw API keys never appear in
+ * either: give a client a `key:` when its key is a secret.
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ALGORITHM_NAMES, createAlgorithm } from './algorithms/index.js';
+import { PARAM_BOUNDS } from './algorithms/params.js';
+import type { Algorithm } from './types.js';
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `1s`, `60s`, `1m`, `500ms`, or a number of milliseconds → whole milliseconds. */
+const window = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  let ms: number;
+  if (typeof value === 'number') {
+    ms = value;
+  } else {
+    const match = DURATION.exec(value.trim());
+    if (!match) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration such as 500ms, 1s, 60s or 1m; got "${value}"`,
+      });
+      return z.NEVER;
+    }
+    ms = Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS];
+  }
+  const { min, max } = PARAM_BOUNDS.windowMs;
+  if (!Number.isInteger(ms) || ms < min || ms > max) {
+    ctx.addIssue({ code: 'custom', message: `window must be a whole number of ms from ${min} ms to 7 days` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const count = (field: 'limit' | 'burst') =>
+  z
+    .number({ error: `${field} must be a number` })
+    .int(`${field} must be a whole number`)
+    .min(PARAM_BOUNDS[field].min, `${field} must be at least ${PARAM_BOUNDS[field].min}`)
+    .max(PARAM_BOUNDS[field].max, `${field} must be at most ${PARAM_BOUNDS[field].max}`);
+
+/** One policy: an algorithm with its parameters, or `exempt: true`. */
+export const policySchema = z
+  .object({
+    exempt: z.boolean().optional(),
+    algorithm: z
+      .string()
+      .refine((name) => (ALGORITHM_NAMES as string[]).includes(name), {
+        error: (issue) => `unknown algorithm "${issue.input}"; expected one of ${ALGORITHM_NAMES.join(', ')}`,
+      })
+      .optional(),
+    limit: count('limit').optional(),
+    window: window.optional(),
+    burst: count('burst').optional(),
+    /** The X-API-Key of a named client, when it is not the name itself. */
+    key: z.string().min(1).max(256).optional(),
+  })
+  .strict()
+  .superRefine((policy, ctx) => {
+    if (policy.exempt) return;
+    for (const field of ['algorithm', 'limit', 'window'] as const) {
+      if (policy[field] === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `${field} is required (or set exempt: true)`,
+        });
+      }
+    }
+  });
+
+const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const RESERVED = new Set(['default', 'anonymous']);
+
+/** The whole document. `default` falls back to {@link DEFAULT_POLICIES}' when left out. */
+export const policiesSchema = z
+  .object({
+    default: policySchema.optional(),
+    clients: z
+      .record(
+        z
+          .string()
+          .regex(CLIENT_NAME, 'client names are 1–64 letters, digits, dot, dash or underscore')
+          .refine((name) => !RESERVED.has(name), 'client names "default" and "anonymous" are reserved'),
+        policySchema,
+      )
+      .default({}),
+  })
+  .strict()
+  .superRefine((doc, ctx) => {
+    const seen = new Map<string, string>();
+    for (const [name, policy] of Object.entries(doc.clients)) {
+      const key = policy.key ?? name;
+      const other = seen.get(key);
+      if (other !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', name, 'key'],
+          message: `clients "${other}" and "${name}" have the same key`,
+        });
+      }
+      seen.set(key, name);
+    }
+    if (doc.default?.key !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['default', 'key'], message: 'the default policy has no key' });
+    }
+  });
+
+export type PolicyInput = z.input<typeof policySchema>;
+export type PoliciesInput = z.input<typeof policiesSchema>;
+export type PoliciesDocument = z.output<typeof policiesSchema>;
+
+/** When `RATE_LIMIT_POLICIES` is unset: DESIGN.md's default, 10 per second per client, bursts of 10. */
+export const DEFAULT_POLICIES: PoliciesInput = {
+  default: { algorithm: 'token-bucket', limit: 10, window: '1s' },
+  clients: {},
+};
+const DEFAULT_POLICY = { algorithm: 'token-bucket', limit: 10, window: 1000 } as const;
+
+/** One compiled policy, ready for the data plane. */
+export interface Policy {
+  /** `default` or the client's name: the policy name in headers and the `policy` label. */
+  readonly name: string;
+  /** The `client` metric label: the client's name, or `anonymous` for the default policy. */
+  readonly client: string;
+  /** `undefined` for an exempt client. */
+  readonly algorithm: Algorithm | undefined;
+  /** Store key prefix: a named client's requests share one key. */
+  readonly shared: boolean;
+  /** `RateLimit-Policy` value, e.g. `"default";q=10;w=1` (empty when exempt). */
+  readonly policyHeader: string;
+  /** `"default";r=` : the `RateLimit` value up to the remaining count. */
+  readonly rateLimitPrefix: string;
+  /** The problem body up to the retry-after seconds (see `headers.ts`). */
+  readonly problemPrefix: string;
+  /** How the policy reads in the problem body: `10 requests per 1s (token-bucket)`. */
+  readonly summary: string;
+}
+
+/** The compiled table: lookups by API key, the default for everyone else. */
+export interface PolicySet {
+  readonly default: Policy;
+  /** X-API-Key → the client's policy. */
+  readonly byKey: ReadonlyMap<string, Policy>;
+  /** The longest client key: longer X-API-Key values skip the lookup. */
+  readonly maxKeyLength: number;
+  /** The validated document, windows in ms (`GET /admin/config`). */
+  readonly document: PoliciesDocument;
+}
+
+/** Why a policies document was refused: the path inside it and the reason, per problem. */
+export class PolicyError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: { path: string; message: string }[],
+  ) {
+    super(
+      `invalid rate-limit policies in ${source}:\n  ${problems.map((p) => `${p.path}: ${p.message}`).join('\n  ')}`,
+    );
+    this.name = 'PolicyError';
+  }
+}
+
+const pathOf = (path: readonly PropertyKey[]) =>
+  path.length === 0 ? '(document)' : path.map(String).join('.');
+
+/** `1000` ms → `1s`, `90000` → `90s`, `500` → `500ms`. */
+export const formatWindow = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+
+function compilePolicy(name: string, input: z.output<typeof policySchema>, isDefault: boolean): Policy {
+  const client = isDefault ? 'anonymous' : name;
+  if (input.exempt) {
+    return {
+      name,
+      client,
+      algorithm: undefined,
+      shared: !isDefault,
+      policyHeader: '',
+      rateLimitPrefix: '',
+      problemPrefix: '',
+      summary: 'exempt',
+    };
+  }
+  const limit = input.limit as number;
+  const windowMs = input.window as number;
+  const algorithm = createAlgorithm(input.algorithm as string, {
+    limit,
+    windowMs,
+    burst: input.burst ?? limit,
+  });
+  // `w` is an Integer in the draft: whole seconds, at least 1.
+  const w = Math.max(1, Math.round(windowMs / 1000));
+  const summary = `${limit} requests per ${formatWindow(windowMs)} (${algorithm.name})`;
+  const problemPrefix = `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"detail":${JSON.stringify(
+    `over the rate limit of policy "${name}": ${summary}`,
+  )},"policy":${JSON.stringify(name)},"violated-policies":[${JSON.stringify(name)}],"retry_after":`;
+  return {
+    name,
+    client,
+    algorithm,
+    shared: !isDefault,
+    policyHeader: `"${name}";q=${limit};w=${w}`,
+    rateLimitPrefix: `"${name}";r=`,
+    problemPrefix,
+    summary,
+  };
+}
+
+/**
+ * Validates and compiles a policies document (parsed YAML or JSON).
+ * @param source - named in errors: the file path, or `PUT /admin/config`
+ * @throws {PolicyError} naming each bad path and why
+ */
+export function compilePolicies(input: unknown, source: string): PolicySet {
+  const parsed = policiesSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    throw new PolicyError(
+      source,
+      parsed.error.issues.map((issue) => ({ path: pathOf(issue.path), message: issue.message })),
+    );
+  }
+  const document = parsed.data;
+  document.default ??= { ...DEFAULT_POLICY };
+  try {
+    const byKey = new Map<string, Policy>();
+    let maxKeyLength = 0;
+    for (const [name, policy] of Object.entries(document.clients)) {
+      const key = policy.key ?? name;
+      byKey.set(key, compilePolicy(name, policy, false));
+      maxKeyLength = Math.max(maxKeyLength, key.length);
+    }
+    return { default: compilePolicy('default', document.default, true), byKey, maxKeyLength, document };
+  } catch (error) {
+    // The schema mirrors the factories' checks; this only fires if they ever drift apart.
+    throw new PolicyError(source, [{ path: '(document)', message: (error as Error).message }]);
+  }
+}
+
+/**
+ * Reads, parses (YAML, which includes JSON) and compiles a policies file.
+ * @throws {PolicyError} naming the file, the path inside it (or line and column for a
+ * YAML syntax error) and the reason.
+ */
+export function loadPoliciesFile(file: string): PolicySet {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PolicyError(file, [{ path: '(file)', message: `cannot read it: ${(error as Error).message}` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new PolicyError(
+      file,
+      doc.errors.map((error) => ({
+        path: error.linePos ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '(yaml)',
+        message: error.message.split('\n')[0] ?? error.message,
+      })),
+    );
+  }
+  return compilePolicies(doc.toJS(), file);
+}

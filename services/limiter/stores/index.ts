@@ -1,0 +1,31 @@
+/**
+ * @module
+ * The store registry: `RATE_LIMIT_STORE` → factory. The memory store is here; the Redis
+ * store (`stores/redis.ts`, its own issue) registers itself as `redis` in this table.
+ */
+import type { Logger } from '../../shared/logger.js';
+import type { LimiterConfig } from '../config.js';
+import type { Store } from '../types.js';
+import { MemoryStore } from './memory.js';
+
+export interface StoreContext {
+  config: LimiterConfig;
+  log: Logger;
+}
+
+export type StoreFactory = (context: StoreContext) => Store | Promise<Store>;
+
+export const stores: Partial<Record<LimiterConfig['rateLimitStore'], StoreFactory>> = {
+  memory: ({ config }) => new MemoryStore({ maxKeys: config.rateLimitMaxKeys }),
+};
+
+/** @throws {Error} when the configured store is not available in this build. */
+export async function createStore(context: StoreContext): Promise<Store> {
+  const factory = stores[context.config.rateLimitStore];
+  if (!factory) {
+    throw new Error(
+      `store "${context.config.rateLimitStore}" is not available (available: ${Object.keys(stores).join(', ')})`,
+    );
+  }
+  return factory(context);
+}
