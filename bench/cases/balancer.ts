@@ -1,0 +1,190 @@
+/**
+ * @module
+ * `balancer`: the same wrk load (`GET /health`, round robin over three real nodes)
+ * through our balancer, through nginx and haproxy configured as equivalent round-robin
+ * proxies (one worker/thread, keep-alive upstream pools), and through the bare
+ * `node:http` + undici `Pool.dispatch` ceiling proxy, alternating in one run.
+ *
+ * Target (issue 3): balancer ≥ 0.85× the ceiling's req/s, p99 within 1.2× the ceiling's.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { alternate, pairedRatio, summarize, type Target, table } from '../lib/compare.js';
+import { freePort, hasTool, spawnRole, startExternal, waitForHttp } from '../lib/processes.js';
+import type { BenchCase, BenchContext } from '../lib/types.js';
+
+const PATH = '/health';
+
+async function startNodes(ctx: BenchContext): Promise<string[]> {
+  const urls: string[] = [];
+  for (const id of [1, 2, 3]) {
+    const port = await freePort();
+    const node = spawnRole('node', ['--port', String(port), '--id', String(id)], { LOG_LEVEL: 'warn' });
+    ctx.defer(() => node.stop().then(() => {}));
+    await waitForHttp(`${node.url}/health`, 20_000, node);
+    urls.push(node.url);
+  }
+  return urls;
+}
+
+function nginxConfig(dir: string, port: number, upstreams: string[]): string {
+  const servers = upstreams.map((u) => `    server ${new URL(u).host};`).join('\n');
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx-body;
+  proxy_temp_path ${dir}/nginx-proxy;
+  fastcgi_temp_path ${dir}/nginx-fastcgi;
+  uwsgi_temp_path ${dir}/nginx-uwsgi;
+  scgi_temp_path ${dir}/nginx-scgi;
+  upstream nodes {
+${servers}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://nodes;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`;
+}
+
+function haproxyConfig(port: number, upstreams: string[]): string {
+  const servers = upstreams.map((u, i) => `  server node${i + 1} ${new URL(u).host}`).join('\n');
+  return `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  option forwardfor
+  http-reuse always
+frontend lb
+  bind 127.0.0.1:${port}
+  default_backend nodes
+backend nodes
+  balance roundrobin
+${servers}
+`;
+}
+
+const balancer: BenchCase = {
+  name: 'balancer',
+  description:
+    'our balancer vs nginx, haproxy and the bare node:http + Pool.dispatch ceiling, round robin over 3 nodes',
+  async run(ctx) {
+    if (!hasTool('wrk')) {
+      ctx.log('SKIP balancer: wrk is not installed (apt-get install wrk); nothing to measure with');
+      return { result: { skipped: 'wrk not installed' }, summary: 'skipped: wrk not installed' };
+    }
+    const upstreams = await startNodes(ctx);
+    const targets: Target[] = [];
+    const skipped: string[] = [];
+
+    const lbPort = await freePort();
+    const lb = spawnRole('balancer', ['--port', String(lbPort)], {
+      LOG_LEVEL: 'warn',
+      UPSTREAMS: upstreams.join(','),
+      LB_STRATEGY: 'round-robin',
+    });
+    ctx.defer(() => lb.stop().then(() => {}));
+    await waitForHttp(`${lb.url}/healthz`, 20_000, lb);
+    targets.push({ name: 'balancer', url: `${lb.url}${PATH}`, pid: lb.proc.pid as number });
+
+    const ceilingPort = await freePort();
+    const ceilingScript = fileURLToPath(new URL('../lib/ceiling-proxy.mjs', import.meta.url));
+    const ceiling = startExternal(process.execPath, [ceilingScript, String(ceilingPort), ...upstreams]);
+    ctx.defer(() => ceiling.stop());
+    await waitForHttp(`http://127.0.0.1:${ceilingPort}${PATH}`, 10_000);
+    targets.push({
+      name: 'ceiling',
+      url: `http://127.0.0.1:${ceilingPort}${PATH}`,
+      pid: ceiling.proc.pid as number,
+    });
+
+    if (hasTool('nginx')) {
+      const port = await freePort();
+      const conf = join(ctx.tmpDir, 'nginx.conf');
+      writeFileSync(conf, nginxConfig(ctx.tmpDir, port, upstreams));
+      const nginx = startExternal('nginx', [
+        '-c',
+        conf,
+        '-p',
+        ctx.tmpDir,
+        '-e',
+        join(ctx.tmpDir, 'nginx-error.log'),
+      ]);
+      ctx.defer(() => nginx.stop());
+      await waitForHttp(`http://127.0.0.1:${port}${PATH}`, 10_000).catch((error) => {
+        throw new Error(`nginx did not start: ${nginx.output()}\n${error}`);
+      });
+      targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}${PATH}`, pid: nginx.proc.pid as number });
+    } else {
+      skipped.push('nginx');
+      ctx.log('SKIP nginx comparison: nginx is not installed');
+    }
+
+    if (hasTool('haproxy')) {
+      const port = await freePort();
+      const conf = join(ctx.tmpDir, 'haproxy.cfg');
+      writeFileSync(conf, haproxyConfig(port, upstreams));
+      const haproxy = startExternal('haproxy', ['-f', conf, '-db']);
+      ctx.defer(() => haproxy.stop());
+      await waitForHttp(`http://127.0.0.1:${port}${PATH}`, 10_000).catch((error) => {
+        throw new Error(`haproxy did not start: ${haproxy.output()}\n${error}`);
+      });
+      targets.push({
+        name: 'haproxy',
+        url: `http://127.0.0.1:${port}${PATH}`,
+        pid: haproxy.proc.pid as number,
+      });
+    } else {
+      skipped.push('haproxy');
+      ctx.log('SKIP haproxy comparison: haproxy is not installed');
+    }
+
+    const runs = await alternate(ctx, targets);
+    const names = targets.map((t) => t.name);
+    const summaries = summarize(runs, names);
+    const ratios: Record<string, number> = {
+      'balancer/ceiling req/s': pairedRatio(runs, 'balancer', 'ceiling', (r) => r.requestsPerSecond),
+      'balancer/ceiling p99': pairedRatio(runs, 'balancer', 'ceiling', (r) => r.p99Ms),
+      'balancer/ceiling CPU per request': pairedRatio(runs, 'balancer', 'ceiling', (r) => r.cpuUsPerRequest),
+    };
+    for (const other of ['nginx', 'haproxy']) {
+      if (!names.includes(other)) continue;
+      ratios[`balancer/${other} req/s`] = pairedRatio(runs, 'balancer', other, (r) => r.requestsPerSecond);
+      ratios[`ceiling/${other} req/s`] = pairedRatio(runs, 'ceiling', other, (r) => r.requestsPerSecond);
+    }
+    const target = {
+      'req/s ≥ 0.85× ceiling': (ratios['balancer/ceiling req/s'] as number) >= 0.85,
+      'p99 ≤ 1.2× ceiling': (ratios['balancer/ceiling p99'] as number) <= 1.2,
+    };
+    const summary = [
+      table(summaries),
+      '',
+      'paired same-round ratios (median over rounds):',
+      ...Object.entries(ratios).map(([k, v]) => `  ${k.padEnd(34)} ${v.toFixed(3)}`),
+      ...Object.entries(target).map(([k, v]) => `  target ${k}: ${v ? 'met' : 'MISSED'}`),
+      ...(skipped.length ? [`skipped: ${skipped.join(', ')} (not installed)`] : []),
+    ].join('\n');
+    return {
+      result: { path: PATH, upstreams: upstreams.length, skipped, summaries, ratios, target, runs },
+      summary,
+    };
+  },
+};
+
+export default balancer;

@@ -1,0 +1,35 @@
+/**
+ * @module
+ * The benchmark harness's contract: one file per case under `bench/cases/`, each
+ * exporting a default {@link BenchCase}. `npm run bench [-- --quick] [-- --case NAME]`.
+ */
+
+export interface BenchSettings {
+  /** `--quick`: fewer, shorter rounds (a smoke run, not a measurement). */
+  quick: boolean;
+  /** Rounds of the A B A B alternation. */
+  rounds: number;
+  /** Seconds of load per measured run. */
+  durationS: number;
+  /** Seconds of unrecorded warm-up per target, once before the rounds. */
+  warmupS: number;
+  /** wrk connections. */
+  connections: number;
+}
+
+export interface BenchContext {
+  settings: BenchSettings;
+  /** Prints a line of progress. */
+  log(line: string): void;
+  /** Registers cleanup that runs even when the case fails (stop processes, remove files). */
+  defer(cleanup: () => void | Promise<void>): void;
+  /** A scratch directory of this run, removed at the end. */
+  tmpDir: string;
+}
+
+export interface BenchCase {
+  name: string;
+  description: string;
+  /** Returns the case's JSON result (written to bench/results/<name>-<time>.json) and a printable summary. */
+  run(ctx: BenchContext): Promise<{ result: object; summary: string }>;
+}
