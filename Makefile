@@ -20,7 +20,7 @@ K6_LOCAL := $(shell command -v k6 2>/dev/null)
 K6_ENV := LAB_TARGET=http://127.0.0.1:8080 LAB_BALANCER=http://127.0.0.1:8081 \
 	K6_OUT=experimental-prometheus-rw K6_PROMETHEUS_RW_SERVER_URL=http://127.0.0.1:9090/api/v1/write \
 	K6_PROMETHEUS_RW_TREND_STATS='p(95),p(99),avg,max' K6_PROMETHEUS_RW_PUSH_INTERVAL=2s
-# Extra k6 flags, e.g. K6_ARGS="-e BAD_RATE=2000 -e DURATION=30s".
+# Extra k6 flags, e.g. K6_ARGS="-e BAD_ACTOR_RATE=2000 -e DURATION=30s".
 K6_ARGS ?=
 
 define need_docker
@@ -112,7 +112,7 @@ good-user: ## k6: the good user alone
 	$(call k6,good-user)
 
 .PHONY: bad-actor
-bad-actor: ## k6: the bad actor alone (K6_ARGS="-e BAD_RATE=10000" for the workshop's flood)
+bad-actor: ## k6: the bad actor alone (K6_ARGS="-e BAD_ACTOR_RATE=10000" for the workshop's flood)
 	$(need_docker)
 	$(call k6,bad-actor)
 

@@ -7,7 +7,10 @@
 // Prints the answer; exits 1 on a non-2xx answer, so `make` stops with the reason.
 const [action, arg] = process.argv.slice(2);
 const base = `http://127.0.0.1:${process.env.PORT || 8080}/admin`;
-const headers = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? ''}`, 'content-type': 'application/json' };
+const headers = {
+  authorization: `Bearer ${process.env.ADMIN_TOKEN ?? ''}`,
+  'content-type': 'application/json',
+};
 
 async function call(path, init = {}) {
   const response = await fetch(base + path, { ...init, headers });
