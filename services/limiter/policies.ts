@@ -99,20 +99,21 @@ const RESERVED = new Set(['default', 'anonymous']);
 export const policiesSchema = z
   .object({
     default: policySchema.optional(),
-    clients: z
-      .record(
-        z
-          .string()
-          .regex(CLIENT_NAME, 'client names are 1–64 letters, digits, dot, dash or underscore')
-          .refine((name) => !RESERVED.has(name), 'client names "default" and "anonymous" are reserved'),
-        policySchema,
-      )
-      .default({}),
+    clients: z.record(z.string(), policySchema).default({}),
   })
   .strict()
   .superRefine((doc, ctx) => {
     const seen = new Map<string, string>();
     for (const [name, policy] of Object.entries(doc.clients)) {
+      if (!CLIENT_NAME.test(name) || RESERVED.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', name],
+          message: RESERVED.has(name)
+            ? 'client names "default" and "anonymous" are reserved'
+            : 'a client name is 1–64 letters, digits, dot, dash or underscore (it appears in headers and metrics)',
+        });
+      }
       const key = policy.key ?? name;
       const other = seen.get(key);
       if (other !== undefined) {

@@ -9,16 +9,22 @@
  *   first. A dropped key that was not idle starts again with a full quota, so the cap is
  *   a memory bound, not a policy; active clients are the last to go.
  *
- * Recency is tracked coarsely: a key moves to the young end of the `Map` at most once
- * per `touchEveryMs` (delete + set), so a hot key costs one `Map.get` per decision.
+ * Recency is an intrusive doubly linked list (oldest at `head`), so evicting is O(1)
+ * (a `Map`'s own insertion order is not: V8 leaves deleted slots at its front until the
+ * next rehash, and walking past them made a flood of new keys quadratic). It is kept
+ * coarsely: a key moves to the young end at most once per `touchEveryMs`, so a hot key
+ * costs one `Map.get` per decision.
  */
 import type { Algorithm, Decision, Store } from '../types.js';
 
 interface Entry {
+  key: string;
   state: unknown;
   algorithm: Algorithm;
-  /** When the entry last moved to the young end of the map. */
+  /** When the entry last moved to the young end of the list. */
   touched: number;
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 export interface MemoryStoreOptions {
@@ -40,6 +46,10 @@ export class MemoryStore implements Store {
   /** Idle keys forgotten by `sweep`. */
   swept = 0;
   readonly #entries = new Map<string, Entry>();
+  /** Least recently used. */
+  #head: Entry | undefined;
+  /** Most recently used. */
+  #tail: Entry | undefined;
   readonly #now: () => number;
   readonly #touchEveryMs: number;
   readonly #timer: NodeJS.Timeout | undefined;
@@ -75,9 +85,17 @@ export class MemoryStore implements Store {
     const entries = this.#entries;
     let entry = entries.get(key);
     if (entry === undefined) {
-      entry = { state: algorithm.init(now), algorithm, touched: now };
+      entry = {
+        key,
+        state: algorithm.init(now),
+        algorithm,
+        touched: now,
+        older: undefined,
+        newer: undefined,
+      };
       entries.set(key, entry);
-      if (entries.size > this.maxKeys) this.#evictOldest();
+      this.#append(entry);
+      if (entries.size > this.maxKeys) this.#evictOldest(now);
     } else {
       if (entry.algorithm !== algorithm) {
         // Same parameters (a reload that kept this policy): keep the state; else start afresh.
@@ -85,9 +103,11 @@ export class MemoryStore implements Store {
         entry.algorithm = algorithm;
       }
       if (now - entry.touched >= this.#touchEveryMs) {
-        entries.delete(key);
-        entries.set(key, entry);
         entry.touched = now;
+        if (entry !== this.#tail) {
+          this.#unlink(entry);
+          this.#append(entry);
+        }
       }
     }
     return algorithm.consume(entry.state, now, cost);
@@ -96,11 +116,13 @@ export class MemoryStore implements Store {
   /** Forgets every key whose state is back to full. @returns how many were forgotten. */
   sweep(now = this.#now()): number {
     let removed = 0;
-    for (const [key, entry] of this.#entries) {
+    for (let entry = this.#head; entry !== undefined; ) {
+      const next = entry.newer;
       if (entry.algorithm.idleAt(entry.state) <= now) {
-        this.#entries.delete(key);
+        this.#remove(entry);
         removed++;
       }
+      entry = next;
     }
     this.swept += removed;
     return removed;
@@ -117,19 +139,42 @@ export class MemoryStore implements Store {
 
   clear(): void {
     this.#entries.clear();
+    this.#head = undefined;
+    this.#tail = undefined;
   }
 
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
-    this.#entries.clear();
+    this.clear();
   }
 
-  #evictOldest() {
-    const oldest = this.#entries.entries().next().value;
+  #evictOldest(now: number) {
+    const oldest = this.#head;
     if (!oldest) return;
-    const [key, entry] = oldest;
-    this.#entries.delete(key);
-    if (entry.algorithm.idleAt(entry.state) > this.#now()) this.evicted++;
+    this.#remove(oldest);
+    if (oldest.algorithm.idleAt(oldest.state) > now) this.evicted++;
     else this.swept++;
+  }
+
+  #remove(entry: Entry) {
+    this.#entries.delete(entry.key);
+    this.#unlink(entry);
+  }
+
+  #append(entry: Entry) {
+    entry.older = this.#tail;
+    entry.newer = undefined;
+    if (this.#tail) this.#tail.newer = entry;
+    else this.#head = entry;
+    this.#tail = entry;
+  }
+
+  #unlink(entry: Entry) {
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.#head = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.#tail = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }
