@@ -1,0 +1,68 @@
+/**
+ * @module
+ * `npm run incident -- <noisy-customer|strict-limit>`: the Node fallback of
+ * `make incident-…` when k6 is not installed (same scenario file, same phases, same fix).
+ *
+ * Flags: `--limiter URL` (default $LIMITER_URL or :8080), `--nodes URL,URL,URL` (default
+ * $NODE_URLS or :5001–5003; their admin API sets the CPU load), `--token` (default
+ * $ADMIN_TOKEN or lab-admin), `--phase 15s`, `--scale 1` (multiply the rates).
+ */
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderIncidentReport } from './incidents/report.js';
+import { type IncidentName, runIncident } from './incidents/run.js';
+import { durationFlag, interruptSignal, numberFlag, runCli, UsageError, urlFlag } from './traffic/cli.js';
+
+const NAMES: Record<string, IncidentName> = {
+  'noisy-customer': 'noisy_customer',
+  'strict-limit': 'strict_limit',
+};
+
+const USAGE = `usage: npm run incident -- <noisy-customer|strict-limit> [--limiter URL] [--nodes URL,URL,URL] [--token T] [--phase 15s] [--scale 1]`;
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runCli('incident', async () => {
+    const { values, positionals } = parseArgs({
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: {
+        limiter: { type: 'string' },
+        nodes: { type: 'string' },
+        token: { type: 'string' },
+        phase: { type: 'string' },
+        scale: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const name = NAMES[positionals[0] ?? ''];
+    if (!name) throw new UsageError(`which incident? ${USAGE}`);
+    const env = process.env;
+    const nodes = (
+      values.nodes ??
+      env.NODE_URLS ??
+      'http://127.0.0.1:5001,http://127.0.0.1:5002,http://127.0.0.1:5003'
+    )
+      .split(',')
+      .map((u) => urlFlag('nodes', u.trim(), ''));
+    const interrupt = interruptSignal();
+    try {
+      const result = await runIncident(name, {
+        limiter: urlFlag('limiter', values.limiter, env.LIMITER_URL ?? 'http://127.0.0.1:8080'),
+        nodes,
+        token: values.token ?? env.ADMIN_TOKEN ?? 'lab-admin',
+        ...(values.phase ? { phaseMs: durationFlag('phase', values.phase, 15_000) } : {}),
+        scale: numberFlag('scale', values.scale, 1, 100),
+        signal: interrupt.signal,
+        log: (line) => process.stdout.write(`· ${line}\n`),
+      });
+      process.stdout.write(`\n${renderIncidentReport(name, result.before, result.after)}\n`);
+      return result.aborted ? 130 : 0;
+    } finally {
+      interrupt.dispose();
+    }
+  });
+}

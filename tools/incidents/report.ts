@@ -1,0 +1,69 @@
+/**
+ * @module
+ * An incident's before/after figures as text (pure): a table per actor and phase, one
+ * parsable line per actor and phase, and a verdict line on what the fix changed.
+ */
+import type { ActorSummary } from '../traffic/stats.js';
+import { formatLine, ms, table } from '../viz/format.js';
+
+/** Whose figures tell the story, per incident. */
+export const WATCHED: Record<string, string> = {
+  noisy_customer: 'good_customer',
+  strict_limit: 'internal_config',
+};
+
+function pct(part: number, total: number): string {
+  return total === 0 ? '–' : `${((part / total) * 100).toFixed(1)}%`;
+}
+
+export function incidentLines(name: string, phase: 'before' | 'after', summaries: ActorSummary[]): string[] {
+  return summaries.map((s) =>
+    formatLine({
+      incident: name,
+      phase,
+      actor: s.actor,
+      sent: s.total,
+      ok: s.ok,
+      '429s': s.limited,
+      errors: s.errors,
+      dropped: s.dropped,
+      success_pct: Number((s.successRate * 100).toFixed(2)),
+      error_pct: s.total ? Number(((s.errors / s.total) * 100).toFixed(2)) : 0,
+      p50_ms: Number(s.p50.toFixed(1)),
+      p95_ms: Number(s.p95.toFixed(1)),
+    }),
+  );
+}
+
+/** The whole report: table, parsable lines, verdict. */
+export function renderIncidentReport(name: string, before: ActorSummary[], after: ActorSummary[]): string {
+  const rows = (phase: string, summaries: ActorSummary[]) =>
+    summaries.map((s) => [
+      `${phase} ${s.actor}`,
+      s.total,
+      pct(s.ok, s.total),
+      pct(s.limited, s.total),
+      pct(s.errors, s.total),
+      ms(s.p50),
+      ms(s.p95),
+    ]);
+  const watched = WATCHED[name];
+  const b = before.find((s) => s.actor === watched);
+  const a = after.find((s) => s.actor === watched);
+  const verdict =
+    b && a
+      ? `${watched}: success ${pct(b.ok, b.total)} → ${pct(a.ok, a.total)}, errors ${pct(b.errors, b.total)} → ${pct(a.errors, a.total)}, 429s ${pct(b.limited, b.total)} → ${pct(a.limited, a.total)}, p95 ${ms(b.p95)} → ${ms(a.p95)}`
+      : 'no "after" phase (stopped early)';
+  return [
+    `Incident ${name}: before and after the fix`,
+    table(
+      ['phase actor', 'sent', '200', '429', 'errors', 'p50', 'p95'],
+      [...rows('before', before), ...rows('after', after)],
+    ),
+    '',
+    ...incidentLines(name, 'before', before),
+    ...incidentLines(name, 'after', after),
+    '',
+    `verdict: ${verdict}`,
+  ].join('\n');
+}

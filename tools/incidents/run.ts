@@ -1,0 +1,134 @@
+/**
+ * @module
+ * The two incidents as two-phase experiments through the edge limiter, measured by the
+ * shared traffic engine (the Node fallback of the k6 scripts `loadtests/incident-*.ts`):
+ *
+ * 1. **before**: the policies that caused the incident are applied live, traffic runs;
+ * 2. the fix is applied live (`PUT /admin/config {policies}`), the queue drains;
+ * 3. **after**: the same traffic runs again.
+ *
+ * Everything changed (policies, node load) is put back as it was at the end, also on Ctrl-C.
+ * Rates, keys, phases and policies come from `loadtests/scenarios.json` ("incidents").
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDuration } from '../traffic/duration.js';
+import { runTraffic, type TrafficActor } from '../traffic/engine.js';
+import {
+  loadScenarios,
+  patternOf,
+  requestFor,
+  type ScenarioFile,
+  type Traffic,
+} from '../traffic/scenarios.js';
+import { type ActorSummary, Recorder } from '../traffic/stats.js';
+import { getConfig, getPolicies, putConfig, withClients } from './admin.js';
+
+export type IncidentName = keyof ScenarioFile['incidents'];
+
+export interface IncidentOptions {
+  /** The edge limiter, e.g. http://127.0.0.1:8080. */
+  limiter: string;
+  token: string;
+  /** The nodes' own URLs (their admin API), for the noisy-customer incident's CPU load. */
+  nodes: string[];
+  /** Overrides the phase length from the scenario file. */
+  phaseMs?: number;
+  /** Multiplies every rate and burst size (e.g. 0.5 on a busy machine). */
+  scale?: number;
+  /** Pause between the fix and the "after" phase, so the backlog drains. [3000] */
+  settleMs?: number;
+  signal?: AbortSignal;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+export interface IncidentResult {
+  name: IncidentName;
+  before: ActorSummary[];
+  after: ActorSummary[];
+  /** Set when Ctrl-C cut it short. */
+  aborted: boolean;
+}
+
+function actorsFor(file: ScenarioFile, traffic: Traffic, scale: number): TrafficActor[] {
+  return Object.entries(traffic).map(([name, entry]) => {
+    const actor = file.actors[name];
+    if (!actor) throw new Error(`scenarios.json: incident traffic uses unknown actor "${name}"`);
+    const pattern = patternOf(entry);
+    const scaled =
+      pattern.kind === 'rate'
+        ? { ...pattern, rate: pattern.rate * scale }
+        : { ...pattern, size: Math.max(1, Math.round(pattern.size * scale)) };
+    return { name, pattern: scaled, request: (n: number) => requestFor(actor, n) };
+  });
+}
+
+export async function runIncident(name: IncidentName, options: IncidentOptions): Promise<IncidentResult> {
+  const file = loadScenarios();
+  const incident = file.incidents[name];
+  const log = options.log ?? (() => {});
+  const scale = options.scale ?? 1;
+  const phaseMs = options.phaseMs ?? parseDuration(incident.phase);
+  const timeoutMs = parseDuration(incident.timeout);
+  const actors = actorsFor(file, incident.traffic, scale);
+  const { limiter, token } = options;
+
+  // Remember what we change, so it is all put back.
+  const original = await getPolicies(limiter, token);
+  const nodeLoad = 'nodeLoad' in incident ? incident.nodeLoad : undefined;
+  const nodeConfigs = new Map<string, unknown>();
+  if (nodeLoad) {
+    for (const node of options.nodes) {
+      const config = await getConfig<{ loadFactor?: number }>(node, token);
+      nodeConfigs.set(node, { loadFactor: config.loadFactor ?? 0 });
+    }
+  }
+
+  const phase = async (label: string): Promise<ActorSummary[]> => {
+    const recorder = new Recorder();
+    for (const actor of actors) recorder.declare(actor.name);
+    log(`${label}: ${(phaseMs / 1000).toFixed(0)}s of traffic…`);
+    await runTraffic({
+      target: limiter,
+      actors,
+      durationMs: phaseMs,
+      timeoutMs,
+      maxInFlight: incident.maxInFlight,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onOutcome: (o) => recorder.record(o),
+      onDrop: (actor) => recorder.drop(actor),
+    });
+    return recorder.actors().map((a) => recorder.summary(a));
+  };
+
+  let before: ActorSummary[] = [];
+  let after: ActorSummary[] = [];
+  try {
+    if (nodeLoad) {
+      log(`nodes: loadFactor ${nodeLoad.loadFactor} (fib(${nodeLoad.loadFactor}) of CPU per data request)`);
+      for (const node of options.nodes) await putConfig(node, token, nodeLoad);
+    }
+    log(`limiter: ${JSON.stringify(incident.policies.before)}`);
+    await putConfig(limiter, token, { policies: withClients(original, incident.policies.before) });
+    before = await phase('before');
+    if (!options.signal?.aborted) {
+      log(`fix, live: ${JSON.stringify(incident.policies.after)}`);
+      await putConfig(limiter, token, { policies: withClients(original, incident.policies.after) });
+      await sleep(
+        options.settleMs ?? 3_000,
+        undefined,
+        options.signal ? { signal: options.signal } : {},
+      ).catch(() => {});
+    }
+    if (!options.signal?.aborted) after = await phase('after');
+  } finally {
+    log('restoring the policies and node load as they were');
+    await putConfig(limiter, token, { policies: original }).catch((error) =>
+      log(`restore failed: ${error.message}`),
+    );
+    for (const [node, config] of nodeConfigs) {
+      await putConfig(node, token, config).catch((error) => log(`restore ${node} failed: ${error.message}`));
+    }
+  }
+  return { name, before, after, aborted: Boolean(options.signal?.aborted) };
+}
