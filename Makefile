@@ -168,3 +168,39 @@ bench: ## the benchmarks (npm run bench)
 .PHONY: dashboards
 dashboards: ## regenerate grafana/dashboards/*.json from grafana/dashboards.ts
 	npm run dashboards
+
+# ── the workshop experience (tools/, docs/LAB.md) ───────────────────────────────────────
+# Work with the compose lab (make up) and the local lab (make lab) alike: same host ports.
+# ARGS passes flags through, e.g. make viz-lb ARGS="--rate 50 --window 3s".
+
+.PHONY: viz-lb
+viz-lb: ## Part A: live bar chart of which node answers, through the balancer (ARGS="--rate 50")
+	npm run --silent viz:lb -- $(ARGS)
+
+.PHONY: viz-rl
+viz-rl: ## Part B: good user vs bad actor through the limiter (ARGS="--bad-rate 1000")
+	npm run --silent viz:rl -- $(ARGS)
+
+.PHONY: incident-noisy-customer incident-strict-limit
+incident-noisy-customer: ## incident: one customer's flood without a quota, then the quota on live (k6, else Node)
+	@$(MAKE) --no-print-directory incident-run NAME=noisy-customer
+incident-strict-limit: ## incident: an internal client under a too-strict limit, then raised live (k6, else Node)
+	@$(MAKE) --no-print-directory incident-run NAME=strict-limit
+
+# k6 when it can run here (a local binary, or the compose lab is up for the k6 image); else the Node fallback.
+.PHONY: incident-run
+incident-run:
+	@if [ -n "$(K6_LOCAL)" ] || { [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && [ -n "$$($(COMPOSE) ps -q limiter 2>/dev/null)" ]; }; then \
+		$(MAKE) --no-print-directory incident-k6 NAME=$(NAME) K6_ARGS="$(K6_ARGS) -e ADMIN_TOKEN=$(ADMIN_TOKEN)"; \
+	else \
+		echo "k6 is not available here: running the Node fallback (npm run incident -- $(NAME))"; \
+		npm run --silent incident -- $(NAME) $(ARGS); \
+	fi
+
+.PHONY: incident-k6
+incident-k6:
+	$(call k6,incident-$(NAME))
+
+.PHONY: challenge
+challenge: ## the fixed-window challenge: checks the limiter's fixed-window against the rules
+	npm run --silent challenge
