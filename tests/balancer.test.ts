@@ -111,6 +111,18 @@ describe('balancer process: proxying', () => {
     }
   });
 
+  it('discovers upstreams through DNS (UPSTREAMS_DNS=localhost:port)', async () => {
+    const [node] = await startNodes(1);
+    const lb = await startBalancer([], {
+      UPSTREAMS: '',
+      UPSTREAMS_DNS: `localhost:${(node as ServiceProcess).port}`,
+    });
+    const response = await fetch(`${lb.url}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-upstream')).toBe(`127.0.0.1:${(node as ServiceProcess).port}`);
+    await response.arrayBuffer();
+  });
+
   it('answers 503 JSON when no upstream is healthy', async () => {
     const dead = [await freePort(), await freePort()].map((p) => `http://127.0.0.1:${p}`);
     const lb = await startBalancer(dead, { LB_HEALTH_INTERVAL: '200ms', LB_HEALTH_FALL: '1' });
