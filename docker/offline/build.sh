@@ -18,7 +18,7 @@ CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 die() { echo "offline-images: $*" >&2; exit 1; }
 command -v docker >/dev/null || die "docker is not installed"
 docker info >/dev/null 2>&1 || die "no Docker engine answers (start dockerd first)"
-file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || die "$BUSYBOX is not a static busybox (apt-get install busybox-static)"
+[ -x "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 || die "$BUSYBOX is not a static busybox (apt-get install busybox-static)"
 [ -f "$CA_BUNDLE" ] || die "no CA bundle at $CA_BUNDLE"
 
 WORK="$(mktemp -d)"
