@@ -43,6 +43,17 @@ const SERVICES: LabService[] = [
     health: '/health',
     stage: 0,
   })),
+  {
+    name: 'balancer',
+    role: 'balancer',
+    port: 8081,
+    args: (lab) => [
+      '--upstreams',
+      [1, 2, 3].map((n) => `http://127.0.0.1:${lab.port(`node-${n}`)}`).join(','),
+    ],
+    health: '/healthz',
+    stage: 1,
+  },
 ];
 
 const COLORS = [36, 32, 33, 35, 34, 31];
