@@ -54,6 +54,19 @@ const SERVICES: LabService[] = [
     health: '/healthz',
     stage: 1,
   },
+  {
+    name: 'limiter',
+    role: 'limiter',
+    port: 8080,
+    args: (lab) => [
+      '--upstream',
+      `http://127.0.0.1:${lab.port('balancer')}`,
+      '--rate-limit-policies',
+      process.env.RATE_LIMIT_POLICIES || 'config/policies.yaml',
+    ],
+    health: '/healthz',
+    stage: 2,
+  },
 ];
 
 const COLORS = [36, 32, 33, 35, 34, 31];
