@@ -25,7 +25,7 @@ COPY --from=build --chown=1000:1000 /app/dist ./dist
 USER node
 EXPOSE 8080
 # Every role answers GET /healthz on its own port; fetch is built into Node, so no curl needed.
-HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
+HEALTHCHECK --interval=5s --timeout=10s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful shutdown in services/shared/server.ts).
 CMD ["node", "dist/main.js", "node"]

@@ -7,7 +7,10 @@ SHELL := /bin/bash
 
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
-SCALED_FILES := -f docker-compose.yml -f docker-compose.scaled.yml
+# The scaled topology is its own compose project (docker-compose.scaled.yml says why).
+PROJECT ?= $(or $(COMPOSE_PROJECT_NAME),$(shell basename "$(CURDIR)" | tr -cd 'a-z0-9_-'))
+SCALED = $(COMPOSE) -p $(PROJECT)-scaled -f docker-compose.scaled.yml
+LIMITERS ?= 3
 # Services `make up` starts; empty = all but k6. Offline: SERVICES="node-1 node-2 node-3 balancer limiter prometheus".
 SERVICES ?=
 NODE ?= 2
@@ -30,6 +33,14 @@ define need_docker
 		echo "make: no Docker engine answers (is dockerd running, may you use its socket?). Without Docker, run the lab as local processes: make lab" >&2; exit 1; fi
 endef
 
+# Shell prefix: C = the compose command of the running topology (the scaled one when its
+# front is up, else the base one), SCALED_UP = 1 in the scaled topology.
+PICK = C="$(COMPOSE)"; SCALED_UP=; if [ -n "$$($(SCALED) ps -q front 2>/dev/null)" ]; then C="$(SCALED)"; SCALED_UP=1; fi;
+# A node's container: node-N in the base topology, replica N of `node` in the scaled one.
+NODE_CONTAINER = $$(if [ -n "$$SCALED_UP" ]; then docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)-scaled \
+	--filter label=com.docker.compose.service=node --filter label=com.docker.compose.container-number=$(NODE); \
+	else $$C ps -q node-$(NODE); fi)
+
 # $(call k6,<script>) — run loadtests/<script>.ts, tagged with its scenario name.
 define k6
 	@mkdir -p loadtests/results && chmod a+rwx loadtests/results
@@ -37,13 +48,13 @@ define k6
 		echo "k6 (local $(K6_LOCAL)) run loadtests/$(1).ts"; \
 		$(K6_ENV) k6 run $(K6_ARGS) loadtests/$(1).ts; \
 	else \
-		$(COMPOSE) run --rm k6 run $(K6_ARGS) /loadtests/$(1).ts; \
+		$(PICK) $$C run --rm k6 run $(K6_ARGS) /loadtests/$(1).ts; \
 	fi
 endef
 
-# $(call admin,<service>,<action> <arg>) — the service's own admin API, from inside its container.
+# $(call admin,<container>,<action> <arg>) — a service's own admin API, from inside its container.
 define admin
-	$(COMPOSE) exec -T $(1) node - $(2) < docker/admin.mjs
+	docker exec -i $(1) node - $(2) < docker/admin.mjs
 endef
 
 .PHONY: help
@@ -73,23 +84,24 @@ urls:
 	@echo "  next: make attack   make strategy S=least-connections   make slow NODE=2 LOAD=30   make kill NODE=2"
 
 .PHONY: up-scaled
-up-scaled: ## scaled topology: front balancer → limiter ×3 (Redis) → balancer → node ×N (DNS), NODES=5
+up-scaled: ## scaled: front → limiter ×3 (one Redis) → balancer → node ×N by DNS (NODES=5; run make down first)
 	$(need_docker)
-	$(COMPOSE) $(SCALED_FILES) build front
-	$(COMPOSE) $(SCALED_FILES) up -d --scale limiter=3 --scale node=$(NODES)
-	@docker/wait-healthy.sh "$(COMPOSE) $(SCALED_FILES)" 240
+	$(SCALED) build front
+	$(SCALED) up -d --scale limiter=$(LIMITERS) --scale node=$(NODES) $(SERVICES)
+	@docker/wait-healthy.sh "$(SCALED)" 240
 	@$(MAKE) --no-print-directory urls
 
 .PHONY: scale
 scale: ## scaled topology: run NODES=N nodes; the balancer picks them up by DNS, no restart
 	$(need_docker)
-	$(COMPOSE) $(SCALED_FILES) up -d --no-deps --no-recreate --scale limiter=3 --scale node=$(NODES) node
-	@docker/wait-healthy.sh "$(COMPOSE) $(SCALED_FILES)" 120
+	$(SCALED) up -d --no-deps --no-recreate --scale node=$(NODES) node
+	@docker/wait-healthy.sh "$(SCALED)" 120
 
 .PHONY: down
-down: ## stop and remove everything (containers, network, volumes)
+down: ## stop and remove everything, both topologies (containers, networks, volumes)
 	$(need_docker)
-	$(COMPOSE) $(if $(wildcard docker-compose.scaled.yml),$(SCALED_FILES)) --profile k6 down -v --remove-orphans
+	$(COMPOSE) --profile k6 down -v --remove-orphans
+	$(SCALED) --profile k6 down -v --remove-orphans
 
 .PHONY: logs
 logs: ## follow the logs of every service
@@ -125,28 +137,31 @@ distribution: ## k6: how requests spread over the nodes (from X-Upstream), throu
 strategy: ## switch the balancer's strategy live: make strategy S=least-connections
 	$(need_docker)
 	@test -n "$(S)" || { echo "usage: make strategy S=<round-robin|weighted-round-robin|random|least-connections|power-of-two|peak-ewma|consistent-hash>" >&2; exit 2; }
-	$(call admin,balancer,put '{"strategy":"$(S)"}')
+	@$(PICK) $(call admin,$$($$C ps -q balancer),put '{"strategy":"$(S)"}')
 
 .PHONY: algorithm
 algorithm: ## switch every rate-limit policy's algorithm live: make algorithm A=fixed-window
 	$(need_docker)
 	@test -n "$(A)" || { echo "usage: make algorithm A=<token-bucket|fixed-window|sliding-window-log|sliding-window-counter|gcra>" >&2; exit 2; }
-	$(call admin,limiter,algorithm $(A))
+	@$(PICK) for id in $$($$C ps -q limiter); do $(call admin,$$id,algorithm $(A)) || exit 1; done
 
 .PHONY: slow
 slow: ## give a node simulated CPU load: make slow NODE=2 LOAD=30 (LOAD=0 heals it)
 	$(need_docker)
-	$(call admin,node-$(NODE),put '{"loadFactor":$(LOAD)}')
+	@$(PICK) id=$(NODE_CONTAINER); test -n "$$id" || { echo "no node $(NODE)" >&2; exit 1; }; \
+	$(call admin,$$id,put '{"loadFactor":$(LOAD)}')
 
 .PHONY: kill
 kill: ## kill a node (SIGKILL): make kill NODE=2
 	$(need_docker)
-	$(COMPOSE) kill -s SIGKILL node-$(NODE)
+	@$(PICK) id=$(NODE_CONTAINER); test -n "$$id" || { echo "no node $(NODE)" >&2; exit 1; }; \
+	echo "killing node $(NODE) ($$id)"; docker kill -s SIGKILL $$id >/dev/null
 
 .PHONY: revive
 revive: ## start a killed node again: make revive NODE=2
 	$(need_docker)
-	$(COMPOSE) start node-$(NODE)
+	@$(PICK) id=$(NODE_CONTAINER); test -n "$$id" || { echo "no node $(NODE)" >&2; exit 1; }; \
+	echo "starting node $(NODE) ($$id)"; docker start $$id >/dev/null
 
 .PHONY: offline-images
 offline-images: ## build substitute node/prometheus/redis images from this host's binaries (no pulls)
