@@ -31,6 +31,10 @@ export function incidentLines(name: string, phase: 'before' | 'after', summaries
       error_pct: s.total ? Number(((s.errors / s.total) * 100).toFixed(2)) : 0,
       p50_ms: Number(s.p50.toFixed(1)),
       p95_ms: Number(s.p95.toFixed(1)),
+      statuses:
+        Object.entries(s.statuses)
+          .map(([status, n]) => `${status}:${n}`)
+          .join(',') || '-',
     }),
   );
 }

@@ -35,7 +35,7 @@ export interface IncidentOptions {
   phaseMs?: number;
   /** Multiplies every rate and burst size (e.g. 0.5 on a busy machine). */
   scale?: number;
-  /** Pause between the fix and the "after" phase, so the backlog drains. [3000] */
+  /** Longest wait after the fix for the backlog the flood left on the nodes to drain. [30000] */
   settleMs?: number;
   signal?: AbortSignal;
   /** Progress lines. */
@@ -61,6 +61,29 @@ function actorsFor(file: ScenarioFile, traffic: Traffic, scale: number): Traffic
         : { ...pattern, size: Math.max(1, Math.round(pattern.size * scale)) };
     return { name, pattern: scaled, request: (n: number) => requestFor(actor, n) };
   });
+}
+
+/**
+ * Waits until the path through the edge answers promptly again (3 probes in a row of
+ * `GET /health`, answered 200 within 250 ms), so the "after" phase does not measure the
+ * queue the flood left behind on the nodes. Bounded by `maxMs`; false when it ran out.
+ */
+export async function settle(limiter: string, maxMs: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = performance.now() + maxMs;
+  let streak = 0;
+  while (performance.now() < deadline && !signal?.aborted) {
+    const t0 = performance.now();
+    try {
+      const response = await fetch(`${limiter}/health`, { signal: AbortSignal.timeout(2_000) });
+      await response.arrayBuffer();
+      streak = response.status === 200 && performance.now() - t0 < 250 ? streak + 1 : 0;
+    } catch {
+      streak = 0;
+    }
+    if (streak >= 3) return true;
+    await sleep(200);
+  }
+  return false;
 }
 
 export async function runIncident(name: IncidentName, options: IncidentOptions): Promise<IncidentResult> {
@@ -114,11 +137,13 @@ export async function runIncident(name: IncidentName, options: IncidentOptions):
     if (!options.signal?.aborted) {
       log(`fix, live: ${JSON.stringify(incident.policies.after)}`);
       await putConfig(limiter, token, { policies: withClients(original, incident.policies.after) });
-      await sleep(
-        options.settleMs ?? 3_000,
-        undefined,
-        options.signal ? { signal: options.signal } : {},
-      ).catch(() => {});
+      log('waiting for the backlog the flood left on the nodes to drain…');
+      const drained = await settle(limiter, options.settleMs ?? 30_000, options.signal);
+      log(
+        drained
+          ? 'drained: the edge answers promptly again'
+          : 'still slow after the settle time; measuring anyway',
+      );
     }
     if (!options.signal?.aborted) after = await phase('after');
   } finally {
