@@ -7,7 +7,8 @@
  * Flags: `--target URL` (balancer, default :8081), `--rate N` req/s, `--concurrency N`
  * (most requests in flight), `--duration 60s`, `--window 5s` (bars count only the last
  * N seconds, so a strategy switch shows within seconds), `--interval 1s`, `--state URL`
- * (where to read the balancer's `/metrics`; default the target).
+ * (where to read the balancer's state; default the target), `--token` (or $ADMIN_TOKEN:
+ * in-flight and health from `/admin/state`; without it, from the public `/metrics`).
  * On a terminal the chart redraws in place; otherwise one `key=value` line per interval.
  * Ends with a summary table and a `final=lb ...` line.
  */
@@ -25,14 +26,16 @@ import {
 import { runTraffic } from './traffic/engine.js';
 import { loadScenarios, requestFor } from './traffic/scenarios.js';
 import { classify, type Outcome, Recorder } from './traffic/stats.js';
-import { type BalancerInfo, fetchBalancerInfo, upstreamFor } from './viz/balancer-info.js';
+import { type BalancerInfo, fetchBalancerState, upstreamFor } from './viz/balancer-info.js';
 import { ANSI } from './viz/format.js';
 import { type LbCounts, type LbView, renderLbFrame, renderLbLine, renderLbSummary } from './viz/lb-render.js';
 
 export interface VizLbOptions {
   target: string;
-  /** Where the balancer's `/metrics` is (the target when it is the balancer). */
+  /** Where the balancer's `/metrics` and `/admin/state` are (the target when it is the balancer). */
   state?: string;
+  /** Admin token: in-flight and health from `/admin/state` (else from the public `/metrics`). */
+  token?: string;
   rate: number;
   concurrency: number;
   durationMs: number;
@@ -96,7 +99,7 @@ export async function vizLb(options: VizLbOptions): Promise<VizLbResult> {
     rate: options.rate,
   });
   const tty = Boolean(options.out.isTTY);
-  info = await fetchBalancerInfo(stateUrl);
+  info = await fetchBalancerState(stateUrl, options.token);
   const draw = () => {
     const current = withLoad(countOutcomes(recorder.recent(performance.now() - started)), info);
     options.out.write(
@@ -104,7 +107,7 @@ export async function vizLb(options: VizLbOptions): Promise<VizLbResult> {
         ? `${ANSI.home}${renderLbFrame(view(), current, { color: true })}\n`
         : `${renderLbLine(view(), current)}\n`,
     );
-    void fetchBalancerInfo(stateUrl).then((fresh) => {
+    void fetchBalancerState(stateUrl, options.token).then((fresh) => {
       if (fresh) info = fresh;
     });
   };
@@ -162,6 +165,7 @@ export function parseVizLbArgs(
     options: {
       target: { type: 'string' },
       state: { type: 'string' },
+      token: { type: 'string' },
       rate: { type: 'string' },
       concurrency: { type: 'string' },
       duration: { type: 'string' },
@@ -188,6 +192,8 @@ export function parseVizLbArgs(
     intervalMs: durationFlag('interval', values.interval, 1_000),
   };
   if (values.state) options.state = urlFlag('state', values.state, '');
+  const token = values.token ?? env.ADMIN_TOKEN;
+  if (token) options.token = token;
   return options;
 }
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseBalancerMetrics, upstreamFor } from '../viz/balancer-info.js';
+import { parseAdminState, parseBalancerMetrics, upstreamFor } from '../viz/balancer-info.js';
 import { due, nextArrivalAt } from './arrivals.js';
 import { parseDuration } from './duration.js';
 import { runTraffic } from './engine.js';
@@ -103,6 +103,22 @@ describe('balancer metrics', () => {
     expect(info.upstreams).toEqual({ 'node-1': { inFlight: 3, up: true }, 'node-2': { up: false } });
     expect(upstreamFor(info, 'node-2')).toEqual({ up: false });
   });
+  it('reads the same from /admin/state when a token is given', () => {
+    const info = parseAdminState({
+      strategy: 'power-of-two',
+      upstreams: [
+        { name: '127.0.0.1:5001', in_flight: 2, healthy: true },
+        { name: '127.0.0.1:5002', in_flight: 0, healthy: false },
+      ],
+    });
+    expect(info).toEqual({
+      strategy: 'power-of-two',
+      upstreams: {
+        '127.0.0.1:5001': { inFlight: 2, up: true },
+        '127.0.0.1:5002': { inFlight: 0, up: false },
+      },
+    });
+  });
 });
 
 describe('scenario file', () => {
@@ -110,7 +126,8 @@ describe('scenario file', () => {
     const file = loadScenarios();
     expect(file.actors.good_user?.key).not.toBe(file.actors.bad_actor?.key);
     expect(file.scenarios.viz_lb?.target).toBe('balancer');
-    expect(patternOf(file.incidents.strict_limit.traffic.internal_config!)).toMatchObject({ kind: 'bursts' });
+    const internal = file.incidents.strict_limit.traffic.internal_config;
+    expect(internal && patternOf(internal)).toMatchObject({ kind: 'bursts' });
   });
   it('builds requests with the key and {n} substituted', () => {
     const spec = {

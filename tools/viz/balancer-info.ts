@@ -62,3 +62,47 @@ export async function fetchBalancerInfo(base: string, timeoutMs = 1_000): Promis
     return undefined;
   }
 }
+
+/** `GET /admin/state` as the balancer answers it (the fields the view uses). */
+interface AdminState {
+  strategy?: string;
+  upstreams?: { name?: string; in_flight?: number; healthy?: boolean }[];
+}
+
+/** Reads the balancer's state from its admin API (needs the token); undefined when refused or down. */
+export function parseAdminState(state: AdminState): BalancerInfo {
+  const info: BalancerInfo = { upstreams: {} };
+  if (typeof state.strategy === 'string') info.strategy = state.strategy;
+  for (const upstream of state.upstreams ?? []) {
+    if (!upstream.name) continue;
+    info.upstreams[upstream.name] = {
+      ...(typeof upstream.in_flight === 'number' ? { inFlight: upstream.in_flight } : {}),
+      ...(typeof upstream.healthy === 'boolean' ? { up: upstream.healthy } : {}),
+    };
+  }
+  return info;
+}
+
+/**
+ * The balancer's state: from `/admin/state` when a token is given, else from `/metrics`.
+ * Undefined when neither answers (the view then says "strategy unknown").
+ */
+export async function fetchBalancerState(
+  base: string,
+  token?: string,
+  timeoutMs = 1_000,
+): Promise<BalancerInfo | undefined> {
+  if (token) {
+    try {
+      const response = await fetch(`${base}/admin/state`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (response.ok) return parseAdminState((await response.json()) as AdminState);
+      await response.arrayBuffer();
+    } catch {
+      // fall back to the metrics
+    }
+  }
+  return fetchBalancerInfo(base, timeoutMs);
+}

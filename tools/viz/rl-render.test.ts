@@ -72,8 +72,15 @@ describe('renderRlLine', () => {
 describe('renderRlSummary', () => {
   it('reports success rate and p50/p95 per actor, table and parsable lines', () => {
     const summaries: ActorSummary[] = [
-      { actor: 'good_user', ...counts.good_user!, successRate: 1, p50: 2, p95: 4, max: 5 },
-      { actor: 'bad_actor', ...counts.bad_actor!, successRate: 1 / 3, p50: 1, p95: 3, max: 9 },
+      { actor: 'good_user', ...(counts.good_user as ActorCounts), successRate: 1, p50: 2, p95: 4, max: 5 },
+      {
+        actor: 'bad_actor',
+        ...(counts.bad_actor as ActorCounts),
+        successRate: 1 / 3,
+        p50: 1,
+        p95: 3,
+        max: 9,
+      },
     ];
     const text = renderRlSummary(view, summaries);
     expect(text).toContain('100.0%');
