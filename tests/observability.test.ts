@@ -1,0 +1,200 @@
+/**
+ * The board against a real Prometheus: the five services as local processes, Debian's
+ * `prometheus` scraping them with prometheus/prometheus.yml (only its targets rewritten to
+ * the processes' ports), real traffic through the limiter and the balancer. Then every
+ * query of every panel that is not fed by k6 returns at least one series, the k6 panels'
+ * queries parse, and every metric name the board reads exists in the services' /metrics.
+ * Also: promtool and docker-compose accept the project's configs.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricNames, ROWS } from '../grafana/lab-board.js';
+import { run } from './helpers/docker.js';
+import { freePort, type ServiceProcess, startRole, stopAll, waitForHttp } from './helpers/processes.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const CI = process.env.CI === 'true';
+const hasPrometheus = (await run('prometheus', ['--version'], { timeoutMs: 10_000 })).code === 0;
+const hasPromtool = (await run('promtool', ['--version'], { timeoutMs: 10_000 })).code === 0;
+const composeCli = (await run('docker-compose', ['version'], { timeoutMs: 20_000 })).code === 0;
+
+/** Grafana's interval macros, as Grafana would expand them for a 2 s scrape interval. */
+const expand = (expr: string) => expr.replaceAll('$__rate_interval', '30s').replaceAll('$__interval', '2s');
+
+const PANELS = ROWS.flatMap((row) => row.panels);
+
+describe('configs', () => {
+  it.skipIf(!hasPromtool && !CI)('promtool check config accepts every Prometheus config', async () => {
+    for (const file of ['prometheus/prometheus.yml', 'prometheus/prometheus.scaled.yml']) {
+      const result = await run('promtool', ['check', 'config', file], { cwd: ROOT });
+      expect(result.code, `${file}: ${result.stdout}${result.stderr}`).toBe(0);
+    }
+  });
+
+  it.skipIf(!composeCli && !CI)(
+    'docker-compose config accepts the compose file of each topology',
+    async () => {
+      for (const files of [['docker-compose.yml'], ['docker-compose.scaled.yml']]) {
+        const args = [...files.flatMap((f) => ['-f', f]), 'config', '-q'];
+        const result = await run('docker-compose', args, { cwd: ROOT });
+        expect(result.code, `${files.join(' + ')}: ${result.stderr}`).toBe(0);
+      }
+    },
+  );
+});
+
+if (!hasPrometheus && !CI) {
+  console.warn(
+    'observability test skipped: the prometheus binary is not installed (apt-get install prometheus)',
+  );
+}
+
+describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus', () => {
+  const services: Record<string, ServiceProcess> = {};
+  let prometheus: ChildProcess | undefined;
+  let prometheusUrl = '';
+  let workDir = '';
+  let promLog = '';
+
+  async function query(
+    expr: string,
+  ): Promise<{ status: string; error?: string; data?: { result: unknown[] } }> {
+    const response = await fetch(`${prometheusUrl}/api/v1/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ query: expand(expr) }),
+    });
+    return (await response.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+  }
+
+  beforeAll(async () => {
+    for (const n of [1, 2, 3]) services[`node-${n}`] = await startRole('node', ['--id', `node-${n}`]);
+    const upstreams = [1, 2, 3].map((n) => `node-${n}=${services[`node-${n}`]?.url}`).join(',');
+    services.balancer = await startRole('balancer', [], { UPSTREAMS: upstreams });
+    services.limiter = await startRole('limiter', [], {
+      UPSTREAM: services.balancer.url,
+      RATE_LIMIT_POLICIES: join(ROOT, 'docker/policies.yaml'),
+    });
+
+    // The project's scrape config; only the targets change (compose names → local ports).
+    workDir = mkdtempSync(join(tmpdir(), 'lab-observability-'));
+    let config = readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8');
+    for (const [name, service] of Object.entries(services)) {
+      const before = config;
+      config = config.replaceAll(`${name}:8080`, `127.0.0.1:${service.port}`);
+      expect(config, `target ${name}:8080 in prometheus.yml`).not.toBe(before);
+    }
+    writeFileSync(join(workDir, 'prometheus.yml'), config);
+    const port = await freePort();
+    prometheusUrl = `http://127.0.0.1:${port}`;
+    prometheus = spawn(
+      'prometheus',
+      [
+        `--config.file=${join(workDir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(workDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.enable-remote-write-receiver',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prometheus.stderr?.on('data', (chunk) => {
+      promLog = (promLog + chunk).slice(-20_000);
+    });
+    await waitForHttp(`${prometheusUrl}/-/ready`, 30_000).catch((error) => {
+      throw new Error(`${error}\n${promLog}`);
+    });
+
+    // Real traffic for ~12 s: a good user and a bad actor through the edge, plus data requests
+    // through the balancer, so every series the board reads has moved.
+    const edge = services.limiter.url;
+    const until = Date.now() + 12_000;
+    const send = async (url: string, init: RequestInit) => {
+      try {
+        const response = await fetch(url, init);
+        await response.arrayBuffer();
+      } catch {
+        // counted by the services themselves
+      }
+    };
+    let i = 0;
+    while (Date.now() < until) {
+      i++;
+      await Promise.all([
+        send(`${edge}/health`, { headers: { 'x-api-key': 'good-user' } }),
+        ...Array.from({ length: 5 }, () =>
+          send(`${edge}/data`, {
+            method: 'POST',
+            headers: { 'x-api-key': 'bad-actor', 'content-type': 'application/json' },
+            body: JSON.stringify({ key: `bad-${i}`, value: 'flood' }),
+          }),
+        ),
+        send(`${services.balancer.url}/data/item-${i % 10}`, {}),
+      ]);
+      await sleep(100);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (prometheus && prometheus.exitCode === null) {
+      const exited = new Promise((resolve) => prometheus?.once('exit', resolve));
+      prometheus.kill('SIGTERM');
+      await exited;
+    }
+    await stopAll();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('scrapes all five services (up == 1)', async () => {
+    let up: unknown[] = [];
+    for (let attempt = 0; attempt < 20; attempt++) {
+      up = (await query('up == 1')).data?.result ?? [];
+      if (up.length === 5) break;
+      await sleep(1_000);
+    }
+    expect(up, promLog).toHaveLength(5);
+  });
+
+  for (const panel of PANELS.filter((p) => !p.k6)) {
+    it(`panel "${panel.title}": every query returns a series`, async () => {
+      for (const { expr } of panel.queries) {
+        let result: Awaited<ReturnType<typeof query>> = { status: 'none' };
+        // Rates need two scrapes inside the window; give Prometheus a few more.
+        for (let attempt = 0; attempt < 15; attempt++) {
+          result = await query(expr);
+          if (result.status === 'success' && (result.data?.result.length ?? 0) > 0) break;
+          await sleep(1_000);
+        }
+        expect(result.status, `${expr}: ${result.error}`).toBe('success');
+        expect(result.data?.result.length, `no series for ${expr}`).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it('accepts every k6 panel query (no parse error)', async () => {
+    for (const panel of PANELS.filter((p) => p.k6)) {
+      for (const { expr } of panel.queries) {
+        const result = await query(expr);
+        expect(result.status, `${panel.title}: ${expr}: ${result.error}`).toBe('success');
+      }
+    }
+  });
+
+  it("finds every metric the board reads (k6's aside) in the services' /metrics", async () => {
+    const exposition = (
+      await Promise.all(Object.values(services).map(async (s) => (await fetch(`${s.url}/metrics`)).text()))
+    ).join('\n');
+    const exposed = new Set(
+      exposition
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => line.split(/[{ ]/)[0]),
+    );
+    const used = PANELS.filter((p) => !p.k6).flatMap((p) => p.queries.flatMap((q) => metricNames(q.expr)));
+    expect(used.length).toBeGreaterThan(5);
+    for (const name of used) expect(exposed, name).toContain(name);
+  });
+});
