@@ -23,7 +23,10 @@ async function finishedAt(request: Promise<Response>): Promise<{ status: number;
 
 describe('node process', () => {
   it('queues concurrent data requests behind the CPU load while /health on another node stays fast', async () => {
-    const [slow, idle] = await Promise.all([startRole('node', ['--id', 'slow']), startRole('node', ['--id', 'idle'])]);
+    const [slow, idle] = await Promise.all([
+      startRole('node', ['--id', 'slow']),
+      startRole('node', ['--id', 'idle']),
+    ]);
     expect((await putConfig(slow.url, { loadFactor: 29 })).status).toBe(200);
     await (await post(slow.url, 'warm-up')).arrayBuffer(); // let the JIT compile fib first
 
@@ -48,7 +51,9 @@ describe('node process', () => {
 
   it('answers 500 on data routes with FAIL_RATE=1, while /health stays 200', async () => {
     const node = await startRole('node', [], { FAIL_RATE: '1' });
-    const statuses = await Promise.all(Array.from({ length: 5 }, (_, i) => post(node.url, `k${i}`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => post(node.url, `k${i}`).then((r) => r.status)),
+    );
     expect(statuses).toEqual([500, 500, 500, 500, 500]);
     expect((await fetch(`${node.url}/health`)).status).toBe(200);
   });
@@ -82,7 +87,10 @@ describe('node process', () => {
     ['PORT', '99999', /PORT \(--port\)/],
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN \(--admin-token\): .*at least 8/],
   ])('exits non-zero naming %s when it is invalid', async (name, value, message) => {
-    const node = spawnRole('node', [], { [name]: value, PORT: name === 'PORT' ? value : String(await freePort()) });
+    const node = spawnRole('node', [], {
+      [name]: value,
+      PORT: name === 'PORT' ? value : String(await freePort()),
+    });
     expect(await node.exited).toBe(2);
     expect(node.stderr()).toMatch(message);
     expect(node.stderr()).not.toMatch(/at .*\.js:\d+/); // a message, not a stack trace
