@@ -78,7 +78,7 @@ describe('npm run lab', () => {
         // nothing left: the normal case
       }
     }
-  });
+  }, 180_000); // `npm run lab` compiles first
 
   it('refuses to start, naming the port, when one is taken', async () => {
     const { createServer } = await import('node:net');
