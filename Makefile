@@ -16,7 +16,7 @@ SERVICES ?=
 NODE ?= 2
 LOAD ?= 30
 NODES ?= 5
-ADMIN_TOKEN ?= lab-admin-token
+ADMIN_TOKEN ?= lab-admin
 export ADMIN_TOKEN
 # k6: a local binary when installed, else the grafana/k6 image through compose.
 K6_LOCAL := $(shell command -v k6 2>/dev/null)
@@ -76,7 +76,7 @@ up: ## build the image, start the lab, wait until healthy, print the URLs
 .PHONY: urls
 urls:
 	@echo
-	@echo "  edge (limiter)   http://127.0.0.1:8080      curl -H 'X-API-Key: good-user' http://127.0.0.1:8080/"
+	@echo "  edge             http://127.0.0.1:8080      curl -H 'X-API-Key: good-user' http://127.0.0.1:8080/"
 	@echo "  balancer         http://127.0.0.1:8081      (admin: Authorization: Bearer $$ADMIN_TOKEN)"
 	@echo "  prometheus       http://127.0.0.1:9090"
 	@echo "  grafana          http://127.0.0.1:3000      (anonymous viewer; the lab board is home)"
@@ -106,12 +106,12 @@ down: ## stop and remove everything, both topologies (containers, networks, volu
 .PHONY: logs
 logs: ## follow the logs of every service
 	$(need_docker)
-	$(COMPOSE) logs -f --tail=50
+	@$(PICK) $$C logs -f --tail=50
 
 .PHONY: ps
 ps: ## list the lab's containers and their health
 	$(need_docker)
-	$(COMPOSE) ps
+	@$(PICK) $$C ps
 
 .PHONY: attack
 attack: ## k6: good user and bad actor at once (thresholds: good user ≥ 99% OK, low p95)
