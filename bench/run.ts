@@ -26,6 +26,7 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string', default: '50' },
+    only: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -37,7 +38,7 @@ const available = caseFiles.map((f) => f.replace(/\.(ts|js)$/, ''));
 
 if (values.help) {
   process.stdout.write(
-    `usage: npm run bench -- [--quick] [--case ${available.join('|')}] [--rounds N] [--duration S] [--connections N]\n`,
+    `usage: npm run bench -- [--quick] [--case ${available.join('|')}] [--rounds N] [--duration S] [--connections N] [--only target,target]\n`,
   );
   process.exit(0);
 }
@@ -61,6 +62,7 @@ const settings: BenchSettings = {
   durationS: positiveInt('duration', values.duration, values.quick ? 3 : 8),
   warmupS: values.quick ? 1 : 3,
   connections: positiveInt('connections', values.connections, 50),
+  only: values.only ? values.only.split(',').map((t) => t.trim()) : [],
 };
 
 process.stdout.write('bench: building dist/ ...\n');

@@ -92,6 +92,7 @@ const balancer: BenchCase = {
     const upstreams = await startNodes(ctx);
     const targets: Target[] = [];
     const skipped: string[] = [];
+    const wanted = (name: string) => ctx.settings.only.length === 0 || ctx.settings.only.includes(name);
 
     const lbPort = await freePort();
     const lb = spawnRole('balancer', ['--port', String(lbPort)], {
@@ -114,7 +115,9 @@ const balancer: BenchCase = {
       pid: ceiling.proc.pid as number,
     });
 
-    if (hasTool('nginx')) {
+    if (!wanted('nginx')) {
+      // not asked for (--only)
+    } else if (hasTool('nginx')) {
       const port = await freePort();
       const conf = join(ctx.tmpDir, 'nginx.conf');
       writeFileSync(conf, nginxConfig(ctx.tmpDir, port, upstreams));
@@ -136,7 +139,9 @@ const balancer: BenchCase = {
       ctx.log('SKIP nginx comparison: nginx is not installed');
     }
 
-    if (hasTool('haproxy')) {
+    if (!wanted('haproxy')) {
+      // not asked for (--only)
+    } else if (hasTool('haproxy')) {
       const port = await freePort();
       const conf = join(ctx.tmpDir, 'haproxy.cfg');
       writeFileSync(conf, haproxyConfig(port, upstreams));

@@ -15,6 +15,8 @@ export interface BenchSettings {
   warmupS: number;
   /** wrk connections. */
   connections: number;
+  /** `--only a,b`: measure only these targets of a case (for a focused A/B); empty = all. */
+  only: string[];
 }
 
 export interface BenchContext {

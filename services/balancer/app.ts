@@ -17,7 +17,14 @@ import { InvalidUpdateError } from '../shared/admin.js';
 import { createServiceApp } from '../shared/app.js';
 import type { Logger } from '../shared/logger.js';
 import { methodLabel, type ServiceMetrics } from '../shared/metrics.js';
-import { type ForwardOutcome, forward, isRetryable, PROXY_ROUTE, sendJson } from '../shared/proxy.js';
+import {
+  type ForwardOptions,
+  type ForwardOutcome,
+  forward,
+  isRetryable,
+  PROXY_ROUTE,
+  sendJson,
+} from '../shared/proxy.js';
 import type { DataPlane } from '../shared/server.js';
 import { type BalancerConfig, balancerUpdate } from './config.js';
 import { balancerMetrics } from './metrics.js';
@@ -96,14 +103,59 @@ export function createBalancer({
     },
   };
 
-  /** State of one client request across its tries. */
-  interface Exchange {
-    req: IncomingMessage;
-    res: ServerResponse;
-    start: number;
-    tries: number;
-    body: Buffer | undefined;
-    bodyKey: string | undefined;
+  /**
+   * One client request across its tries. It is also the options object of each
+   * `forward` call (`onDone` is a method), so a try allocates no closure.
+   */
+  class Exchange implements ForwardOptions {
+    readonly start = performance.now();
+    tries = 0;
+    body: Buffer | undefined = undefined;
+    bodyKey: string | undefined = undefined;
+    timeoutMs = 0;
+    responseHeaders: readonly string[] | undefined = undefined;
+    readonly trustForwarded = true;
+    upstream: Upstream | undefined = undefined;
+    /** The strategy that picked `upstream`: it gets the end hook even after a live switch. */
+    picker: Strategy | undefined = undefined;
+
+    constructor(
+      readonly req: IncomingMessage,
+      readonly res: ServerResponse,
+    ) {}
+
+    onDone(outcome: ForwardOutcome): boolean {
+      const upstream = this.upstream as Upstream;
+      upstream.inFlight--;
+      if (this.picker?.onRequestEnd) {
+        const latencyMs = outcome.headersMs >= 0 ? outcome.headersMs : outcome.durationMs;
+        this.picker.onRequestEnd(upstream, {
+          latencyMs,
+          ok: outcome.error === undefined && outcome.status < 500,
+        });
+      }
+      const retry =
+        outcome.error !== undefined &&
+        this.tries < 2 &&
+        isRetryable(this.req, outcome) &&
+        config.totalTimeout - (performance.now() - this.start) > 1;
+      upstreams.recordTry(upstream, outcome, retry);
+      if (retry) {
+        log.debug('retry', { upstream: upstream.id, error: outcome.error, path: this.req.url });
+        attempt(this, upstream);
+        return true;
+      }
+      const status =
+        outcome.error === undefined || outcome.sent
+          ? outcome.status
+          : outcome.error === 'aborted'
+            ? 499
+            : outcome.error === 'timeout'
+              ? 504
+              : 502;
+      finishMetrics(this, status);
+      return false;
+    }
   }
 
   function finishMetrics(ex: Exchange, status: number) {
@@ -139,54 +191,18 @@ export function createBalancer({
     ex.tries++;
     upstream.inFlight++;
     picker.onRequestStart?.(upstream);
-
-    const remaining = config.totalTimeout - (performance.now() - ex.start);
-    const timeoutMs = Math.max(1, Math.min(config.tryTimeout, remaining));
-    forward(ex.req, ex.res, upstream.pool, {
-      timeoutMs,
-      responseHeaders: upstream.responseHeaders,
-      trustForwarded: true,
-      body: ex.body,
-      onDone(outcome: ForwardOutcome) {
-        upstream.inFlight--;
-        const latencyMs = outcome.headersMs >= 0 ? outcome.headersMs : outcome.durationMs;
-        picker.onRequestEnd?.(upstream, {
-          latencyMs,
-          ok: outcome.error === undefined && outcome.status < 500,
-        });
-        const retry =
-          ex.tries < 2 &&
-          isRetryable(ex.req, outcome) &&
-          config.totalTimeout - (performance.now() - ex.start) > 1;
-        upstreams.recordTry(upstream, outcome, retry);
-        if (retry) {
-          log.debug('retry', { upstream: upstream.id, error: outcome.error, path: ex.req.url });
-          attempt(ex, upstream);
-          return true;
-        }
-        const status =
-          outcome.error === undefined || outcome.sent
-            ? outcome.status
-            : outcome.error === 'aborted'
-              ? 499
-              : outcome.error === 'timeout'
-                ? 504
-                : 502;
-        finishMetrics(ex, status);
-        return false;
-      },
-    });
+    ex.upstream = upstream;
+    ex.picker = picker;
+    ex.responseHeaders = upstream.responseHeaders;
+    ex.timeoutMs = Math.max(
+      1,
+      Math.min(config.tryTimeout, config.totalTimeout - (performance.now() - ex.start)),
+    );
+    forward(ex.req, ex.res, upstream.pool, ex);
   }
 
   function dataPlane(req: IncomingMessage, res: ServerResponse): void {
-    const ex: Exchange = {
-      req,
-      res,
-      start: performance.now(),
-      tries: 0,
-      body: undefined,
-      bodyKey: undefined,
-    };
+    const ex = new Exchange(req, res);
     if (strategyName === 'consistent-hash' && req.method === 'POST' && isDataPath(req.url ?? '')) {
       readKeyThenAttempt(ex);
       return;

@@ -108,9 +108,11 @@ export interface ForwardOptions {
   /**
    * Called once when the try ends. Return `true` from a failed try with `sent === false`
    * to take the response over (e.g. retry on another upstream, calling `forward` again);
-   * otherwise `forward` answers 502, or 504 on timeout, itself.
+   * otherwise `forward` answers 502, or 504 on timeout, itself. It is called as a method
+   * of the options object, so a per-request class instance can be the options (no
+   * closure per request).
    */
-  onDone?: (outcome: ForwardOutcome) => boolean | undefined;
+  onDone?(outcome: ForwardOutcome): boolean | undefined;
 }
 
 /** Request headers never forwarded (lower case). */
@@ -177,43 +179,87 @@ export function isRetryable(req: IncomingMessage, outcome: ForwardOutcome): bool
 }
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-/** A request carries a body when it declares a non-zero length or a transfer coding. */
+/**
+ * A request carries a body when it declares a non-zero length or a transfer coding.
+ * Reads `rawHeaders`, so Node never has to build the `req.headers` object.
+ */
 export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name === 'transfer-encoding') return true;
+    if (name === 'content-length' && raw[i + 1] !== '0') return true;
+  }
+  return false;
+}
+
+/** What `scanRequest` learnt besides the headers, reused per call to avoid an allocation. */
+interface RequestFacts {
+  hasBody: boolean;
 }
 
 /**
  * The request headers to send upstream, flat `[name, value, ...]`: hop-by-hop headers
- * dropped, forwarding headers set.
+ * dropped, `X-Forwarded-For` appended, `X-Forwarded-Proto`/`-Host` set (or kept with
+ * `trustForwarded`). One pass over `rawHeaders`: on Node 20, reading `req.headers`
+ * builds a whole header object per request, which the hot path cannot afford.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, trustForwarded = false): string[] {
+export function upstreamRequestHeaders(
+  req: IncomingMessage,
+  trustForwarded = false,
+  facts: RequestFacts = { hasBody: false },
+): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
-  // Names listed in `Connection` are hop-by-hop too (the common `keep-alive` lists none).
-  let connectionListed: Set<string> | undefined;
-  const connection = req.headers.connection;
-  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
-    for (const token of connection.split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name === '' || name === 'keep-alive' || name === 'close') continue;
-      connectionListed ??= new Set();
-      connectionListed.add(name);
-    }
-  }
+  let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
+  let host: string | undefined;
+  let connection: string | undefined;
+  let body = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
+    const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || connectionListed?.has(lower)) continue;
-    out.push(name, raw[i + 1] as string);
+    if (!HOP_BY_HOP.has(lower)) {
+      if (lower === 'content-length' && value !== '0') body = true;
+      out.push(name, value);
+      continue;
+    }
+    switch (lower) {
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
+      case 'x-forwarded-proto':
+        forwardedProto ??= value;
+        break;
+      case 'x-forwarded-host':
+        forwardedHost ??= value;
+        break;
+      case 'host':
+        host = value;
+        break;
+      case 'connection':
+        connection = connection === undefined ? value : `${connection}, ${value}`;
+        break;
+      case 'transfer-encoding':
+        body = true;
+        break;
+    }
+  }
+  facts.hasBody = body;
+  // Names listed in `Connection` are hop-by-hop too (the usual `keep-alive` lists none).
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+    const listed = new Set(connection.split(',').map((token) => token.trim().toLowerCase()));
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      if (listed.has((out[i] as string).toLowerCase())) out.splice(i, 2);
+    }
   }
   const client = req.socket.remoteAddress ?? '';
-  const previous = req.headers['x-forwarded-for'];
-  out.push('x-forwarded-for', previous ? `${previous}, ${client}` : client);
-  const proto = trustForwarded ? req.headers['x-forwarded-proto'] : undefined;
-  out.push('x-forwarded-proto', typeof proto === 'string' && proto !== '' ? proto : 'http');
-  const host = (trustForwarded ? req.headers['x-forwarded-host'] : undefined) ?? req.headers.host;
-  if (typeof host === 'string' && host !== '') out.push('x-forwarded-host', host);
+  out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client}` : client);
+  out.push('x-forwarded-proto', (trustForwarded && forwardedProto) || 'http');
+  const forwardedHostValue = (trustForwarded && forwardedHost) || host;
+  if (forwardedHostValue) out.push('x-forwarded-host', forwardedHostValue);
   return out;
 }
 
@@ -237,27 +283,39 @@ export function sendJson(
 }
 
 const noop = () => {};
+const kTry = Symbol('forwardTry');
+type TrackedResponse = ServerResponse & { [kTry]?: ForwardTry };
+
+/** Shared listeners (no closure per request): `this` is the ServerResponse. */
+function onResponseClose(this: TrackedResponse): void {
+  const attempt = this[kTry];
+  if (attempt && !attempt.done && !this.writableFinished) attempt.abortUpstream?.(new ClientAbortError());
+}
+function onResponseDrain(this: TrackedResponse): void {
+  this[kTry]?.resumeUpstream();
+}
 
 /**
  * One try of one request: the undici dispatch handler (legacy callbacks, the cheapest
- * path in undici 7) and the client-side bookkeeping, in one object.
+ * path in undici 7), the client-side bookkeeping, and the outcome `onDone` receives,
+ * all in one object.
  */
-class ForwardTry implements Dispatcher.DispatchHandler {
+class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestFacts {
   status = 0;
+  error: ForwardErrorKind | undefined = undefined;
+  cause: Error | undefined = undefined;
   sent = false;
+  headersMs = -1;
+  durationMs = 0;
   done = false;
-  headersAt = -1;
+  hasBody = false;
   abortUpstream: ((error?: Error) => void) | undefined = undefined;
   resumeUpstream: () => void = noop;
   readonly start = performance.now();
-  readonly onClientClose = () => {
-    if (!this.done && !this.res.writableFinished) this.abortUpstream?.(new ClientAbortError());
-  };
-  readonly onDrain = () => this.resumeUpstream();
 
   constructor(
     readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly res: TrackedResponse,
     readonly options: ForwardOptions,
   ) {}
 
@@ -269,7 +327,7 @@ class ForwardTry implements Dispatcher.DispatchHandler {
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
     if (status < 200) return true; // 1xx: informational, not relayed
     this.status = status;
-    this.headersAt = performance.now();
+    this.headersMs = performance.now() - this.start;
     this.resumeUpstream = resume;
     const extra = this.options.responseHeaders;
     const headers: string[] = [];
@@ -288,7 +346,7 @@ class ForwardTry implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.onDrain);
+    this.res.once('drain', onResponseDrain);
     return false;
   }
 
@@ -315,20 +373,14 @@ class ForwardTry implements Dispatcher.DispatchHandler {
   finish(error: ForwardErrorKind | undefined, cause: Error | undefined): boolean {
     if (this.done) return true;
     this.done = true;
-    this.res.off('close', this.onClientClose);
-    const now = performance.now();
-    const onDone = this.options.onDone;
-    if (!onDone) return false;
-    return (
-      onDone({
-        status: this.status,
-        error,
-        cause,
-        sent: this.sent,
-        headersMs: this.headersAt < 0 ? -1 : this.headersAt - this.start,
-        durationMs: now - this.start,
-      }) === true
-    );
+    this.error = error;
+    this.cause = cause;
+    this.durationMs = performance.now() - this.start;
+    const res = this.res;
+    if (res[kTry] === this) res[kTry] = undefined;
+    res.off('close', onResponseClose);
+    // Called as a method, so `options` may be a class instance with an `onDone` method.
+    return this.options.onDone?.(this) === true;
   }
 }
 
@@ -371,14 +423,16 @@ export function forward(
     return;
   }
   const attempt = new ForwardTry(req, res, options);
-  res.on('close', attempt.onClientClose);
+  const headers = upstreamRequestHeaders(req, options.trustForwarded, attempt);
+  (res as TrackedResponse)[kTry] = attempt;
+  res.on('close', onResponseClose); // removed when the try finishes
   const timeout = options.timeoutMs ?? 0;
   pool.dispatch(
     {
       path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(req, options.trustForwarded),
-      body: options.body ?? (hasBody(req) ? req : null),
+      headers,
+      body: options.body ?? (attempt.hasBody ? req : null),
       headersTimeout: timeout,
       bodyTimeout: timeout,
     },
