@@ -4,7 +4,9 @@
  * of `make offline-images`, driven through the Makefile. Skips only when no Docker engine can
  * run locally; with CI=true it never skips.
  */
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeCommand, type DockerEngine, dockerEngine, run, runOk } from './helpers/docker.js';
@@ -52,53 +54,77 @@ if (unavailable && CI) {
     it('brings up the lab', () => {});
   });
 } else {
-  describe('compose lab (docker-compose.yml on a real Docker engine)', () => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      COMPOSE: (compose as string[]).join(' '),
-      COMPOSE_PROJECT_NAME: PROJECT,
-      NODE_IMAGE: process.env.NODE_IMAGE || 'lab-offline/node:host',
-      PROMETHEUS_IMAGE: process.env.PROMETHEUS_IMAGE || 'lab-offline/prometheus:host',
-      REDIS_IMAGE: process.env.REDIS_IMAGE || 'lab-offline/redis:host',
-      LAB_IMAGE: `${PROJECT}/service:test`,
-      ADMIN_TOKEN,
-    };
-    let edge = '';
-    let prometheus = '';
-    const make = (...args: string[]) => runOk('make', ['--no-print-directory', ...args], { env, cwd: ROOT });
-    const composeRun = (...args: string[]) => {
-      const [command, ...base] = compose as string[];
-      return run(command as string, [...base, ...args], { env, cwd: ROOT });
-    };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    COMPOSE: (compose as string[]).join(' '),
+    COMPOSE_PROJECT_NAME: PROJECT,
+    NODE_IMAGE: process.env.NODE_IMAGE || 'lab-offline/node:host',
+    PROMETHEUS_IMAGE: process.env.PROMETHEUS_IMAGE || 'lab-offline/prometheus:host',
+    REDIS_IMAGE: process.env.REDIS_IMAGE || 'lab-offline/redis:host',
+    LAB_IMAGE: `${PROJECT}/service:test`,
+    ADMIN_TOKEN,
+  };
+  let edge = '';
+  let prometheus = '';
+  let balancer = '';
+  const make = (...args: string[]) => runOk('make', ['--no-print-directory', ...args], { env, cwd: ROOT });
+  const composeRun = (...args: string[]) => {
+    const [command, ...base] = compose as string[];
+    return run(command as string, [...base, ...args], { env, cwd: ROOT });
+  };
+  const scaledRun = (...args: string[]) =>
+    composeRun('-p', `${PROJECT}-scaled`, '-f', 'docker-compose.scaled.yml', ...args);
 
+  beforeAll(async () => {
+    // The published ports: the lab's own when free, else any free one (another lab may be running).
+    const limiterPort = (await portFree(8080)) ? 8080 : await freePort();
+    env.LIMITER_PORT = String(limiterPort);
+    env.BALANCER_PORT = String(await freePort());
+    env.PROMETHEUS_PORT = String(await freePort());
+    env.GRAFANA_PORT = String(await freePort());
+    edge = `http://127.0.0.1:${limiterPort}`;
+    balancer = `http://127.0.0.1:${env.BALANCER_PORT}`;
+    prometheus = `http://127.0.0.1:${env.PROMETHEUS_PORT}`;
+    const images = await run('docker', [
+      'image',
+      'inspect',
+      env.NODE_IMAGE as string,
+      env.PROMETHEUS_IMAGE as string,
+    ]);
+    if (images.code !== 0) await make('offline-images');
+  }, 600_000);
+
+  // Whatever happened: both projects down, the test image gone, and a dockerd we started stopped.
+  afterAll(async () => {
+    if (typeof engine === 'string') return;
+    try {
+      for (const down of [composeRun, scaledRun]) {
+        const result = await down('--profile', 'k6', 'down', '-v', '--remove-orphans', '--timeout', '5');
+        if (result.code !== 0) console.error(result.stderr);
+      }
+      await run('docker', ['image', 'rm', '-f', env.LAB_IMAGE as string]);
+    } finally {
+      await engine.stop();
+    }
+  }, 300_000);
+
+  async function promQuery(expr: string): Promise<{ metric: Record<string, string> }[]> {
+    const body = (await (
+      await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent(expr)}`)
+    ).json()) as {
+      data: { result: { metric: Record<string, string> }[] };
+    };
+    return body.data.result;
+  }
+
+  describe('compose lab (docker-compose.yml on a real Docker engine)', () => {
     beforeAll(async () => {
-      // The published ports: the lab's own when free, else any free one (another lab may be running).
-      const limiterPort = (await portFree(8080)) ? 8080 : await freePort();
-      env.LIMITER_PORT = String(limiterPort);
-      env.BALANCER_PORT = String(await freePort());
-      env.PROMETHEUS_PORT = String(await freePort());
-      env.GRAFANA_PORT = String(await freePort());
-      edge = `http://127.0.0.1:${limiterPort}`;
-      prometheus = `http://127.0.0.1:${env.PROMETHEUS_PORT}`;
-      const images = await run('docker', [
-        'image',
-        'inspect',
-        env.NODE_IMAGE as string,
-        env.PROMETHEUS_IMAGE as string,
-      ]);
-      if (images.code !== 0) await make('offline-images');
       await make('up', `SERVICES=${SERVICES.join(' ')}`);
     }, 900_000);
 
     afterAll(async () => {
-      if (typeof engine === 'string') return;
-      try {
-        const down = await composeRun('--profile', 'k6', 'down', '-v', '--remove-orphans', '--timeout', '5');
-        if (down.code !== 0) console.error(down.stderr);
-        await run('docker', ['image', 'rm', '-f', env.LAB_IMAGE as string]);
-      } finally {
-        await engine.stop();
-      }
+      const down = await composeRun('--profile', 'k6', 'down', '-v', '--remove-orphans', '--timeout', '5');
+      if (down.code !== 0) console.error(down.stderr);
     }, 180_000);
 
     async function get(key: string, path = '/'): Promise<{ status: number; upstream: string | null }> {
@@ -170,11 +196,8 @@ if (unavailable && CI) {
       let instances: string[] = [];
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline) {
-        const query = encodeURIComponent('count by (instance) (http_requests_total)');
-        const body = (await (await fetch(`${prometheus}/api/v1/query?query=${query}`)).json()) as {
-          data: { result: { metric: { instance: string } }[] };
-        };
-        instances = body.data.result.map((r) => r.metric.instance.replace(/:8080$/, '')).sort();
+        const result = await promQuery('count by (instance) (http_requests_total)');
+        instances = result.map((r) => String(r.metric.instance).replace(/:8080$/, '')).sort();
         if (wanted.every((w) => instances.includes(w))) break;
         await sleep(2_000);
       }
@@ -191,5 +214,73 @@ if (unavailable && CI) {
       expect(volumes.stdout.trim()).toBe('');
       expect(networks.stdout.trim()).toBe('');
     }, 120_000);
+  });
+
+  // Issue 7's topology: front balancer → limiter ×3 → balancer → node ×N, found by DNS.
+  describe('scaled topology (docker-compose.scaled.yml)', () => {
+    // The limiters share Redis once its store exists (services/limiter/stores/redis.ts);
+    // until then they run the memory store, which does not change what is tested here.
+    const store = existsSync(join(ROOT, 'services/limiter/stores/redis.ts')) ? 'redis' : 'memory';
+    const scaledServices = 'redis node balancer limiter front prometheus';
+
+    beforeAll(async () => {
+      env.SCALED_RATE_LIMIT_STORE = store;
+      await make('up-scaled', 'NODES=3', `SERVICES=${scaledServices}`);
+    }, 900_000);
+
+    afterAll(async () => {
+      await scaledRun('--profile', 'k6', 'down', '-v', '--remove-orphans', '--timeout', '5');
+    }, 180_000);
+
+    async function upstreams(): Promise<{ name: string; healthy: boolean }[]> {
+      const response = await fetch(`${balancer}/admin/state`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const body = (await response.json()) as { upstreams: { name: string; healthy: boolean }[] };
+      return body.upstreams;
+    }
+
+    it(`runs three limiter replicas (${store} store) and three nodes, all healthy`, async () => {
+      const ids = (await scaledRun('ps', '-q')).stdout.split('\n').filter(Boolean);
+      expect(ids).toHaveLength(3 + 3 + 4); // limiters, nodes, redis + balancer + front + prometheus
+      for (const id of ids) {
+        const health = await runOk('docker', ['inspect', '-f', '{{.Name}} {{.State.Health.Status}}', id]);
+        expect(health.stdout.trim()).toMatch(/ healthy$/);
+      }
+    });
+
+    it('`make scale NODES=5`: the balancer finds five upstreams by DNS and traffic reaches all five', async () => {
+      await make('scale', 'NODES=5');
+      let found: { name: string; healthy: boolean }[] = [];
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline) {
+        found = await upstreams();
+        if (found.length === 5 && found.every((u) => u.healthy)) break;
+        await sleep(1_000);
+      }
+      expect(found.map((u) => u.healthy)).toEqual([true, true, true, true, true]);
+
+      const nodes = new Set<string>();
+      for (let i = 0; i < 50; i++) {
+        const response = await fetch(`${edge}/`, { headers: { 'x-api-key': 'partner' } });
+        await response.arrayBuffer();
+        expect(response.status).toBe(200);
+        nodes.add(String(response.headers.get('x-node-id')));
+      }
+      expect(nodes.size).toBe(5);
+    }, 180_000);
+
+    it('Prometheus discovers every replica by DNS (5 nodes, 3 limiters)', async () => {
+      let counts: Record<string, number> = {};
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const result = await promQuery('up == 1');
+        counts = {};
+        for (const r of result) counts[String(r.metric.job)] = (counts[String(r.metric.job)] ?? 0) + 1;
+        if (counts.node === 5 && counts.limiter === 3) break;
+        await sleep(2_000);
+      }
+      expect(counts).toEqual({ node: 5, limiter: 3, balancer: 1, front: 1 });
+    }, 90_000);
   });
 }
