@@ -143,7 +143,11 @@ export async function vizLb(options: VizLbOptions): Promise<VizLbResult> {
     clearInterval(timer);
   }
   draw();
-  totals.nodes = [...all].map(([name, count]) => ({ name, count }));
+  // Every upstream the balancer knows gets a row, also one that answered nothing (ejected, or always busy).
+  totals.nodes = withLoad(
+    { nodes: [...all].map(([name, count]) => ({ name, count })), limited: 0, errors: 0 },
+    info,
+  ).nodes;
   latencies.sort((a, b) => a - b);
   const pick = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? 0;
