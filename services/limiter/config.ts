@@ -39,6 +39,14 @@ export const limiterConfigShape = {
   rateLimitLegacyHeaders: fields.boolean(false),
   /** Hard cap on client keys the memory store tracks (least recently used dropped first). */
   rateLimitMaxKeys: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  /** The Redis store's server (`RATE_LIMIT_STORE=redis`). */
+  redisUrl: z
+    .url({ protocol: /^rediss?$/, error: 'must be a redis:// URL such as redis://127.0.0.1:6379' })
+    .default('redis://127.0.0.1:6379'),
+  /** Prefix of every key the Redis store writes (labs sharing one Redis use different ones). */
+  redisKeyPrefix: z.string().min(1).max(100).default('lab:rl:'),
+  /** Longest wait for the store per request (tens of ms); past it RATE_LIMIT_FAIL_MODE applies. */
+  rateLimitStoreTimeout: fields.duration('50ms').pipe(z.number().int().min(1).max(10_000)),
   /** Per-try upstream timeout (time to response headers, and between body chunks). */
   upstreamTimeout: fields.duration('30s'),
 };

@@ -1,7 +1,7 @@
 /**
  * @module
  * The store registry: `RATE_LIMIT_STORE` → factory. The memory store is here; the Redis
- * store (`stores/redis.ts`, its own issue) registers itself as `redis` in this table.
+ * store (`stores/redis.ts`, behind the circuit of `stores/circuit.ts`) is `redis`.
  */
 import type { Logger } from '../../shared/logger.js';
 import type { LimiterConfig } from '../config.js';
@@ -17,6 +17,8 @@ export type StoreFactory = (context: StoreContext) => Store | Promise<Store>;
 
 export const stores: Partial<Record<LimiterConfig['rateLimitStore'], StoreFactory>> = {
   memory: ({ config }) => new MemoryStore({ maxKeys: config.rateLimitMaxKeys }),
+  // Loaded on demand: a memory-store limiter never loads the Redis client.
+  redis: async (context) => (await import('./redis-factory.js')).createRedisStore(context),
 };
 
 /** @throws {Error} when the configured store is not available in this build. */
