@@ -15,6 +15,7 @@ import { allowedHeaders, rejection } from './headers.js';
 import type { Identity } from './identity.js';
 import type { LimiterMetrics } from './metrics.js';
 import type { Policy, PolicySet } from './policies.js';
+import { StoreUnavailableError } from './stores/circuit.js';
 import { type Decision, isPromiseLike, type Store } from './types.js';
 
 /** Sends an admitted request on, with `headers` added to the upstream's response. */
@@ -75,7 +76,8 @@ export function rateLimit({
   ) {
     limiterMetrics.storeError(kind);
     const now = Date.now();
-    if (now - lastStoreWarning > 1000) {
+    // A circuit-wrapped store (redis) logs its own state changes, once each.
+    if (!(error instanceof StoreUnavailableError) && now - lastStoreWarning > 1000) {
       lastStoreWarning = now;
       log.warn('store_error', { store: kind, fail_mode: failMode, error });
     }
