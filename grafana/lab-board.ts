@@ -222,8 +222,8 @@ export const ROWS: RowSpec[] = [
         width: 8,
         height: 8,
         queries: [
-          { expr: 'max(k6_http_req_duration_p95{scenario="good_user"}) / 1000', legend: 'p95' },
-          { expr: 'max(k6_http_req_duration_p99{scenario="good_user"}) / 1000', legend: 'p99' },
+          { expr: 'max(k6_http_req_duration_p95{scenario="good_user"})', legend: 'p95' },
+          { expr: 'max(k6_http_req_duration_p99{scenario="good_user"})', legend: 'p99' },
         ],
       },
       {
