@@ -66,7 +66,7 @@ export function createBalancer({
   const settings = { hashLoadFactor: config.hashLoadFactor };
   let strategy: Strategy = createStrategy(strategyName, { random, now }, settings);
   let set: UpstreamSet | undefined;
-  const events = balancerMetrics(
+  balancerMetrics(
     metrics,
     () => set as UpstreamSet,
     () => strategyName,
@@ -77,7 +77,6 @@ export function createBalancer({
     healthFall: config.healthFall,
     healthRise: config.healthRise,
     poolConnections: config.poolConnections,
-    events,
   });
   const upstreams = set;
 

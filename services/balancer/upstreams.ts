@@ -12,6 +12,7 @@
  */
 import type { Pool } from 'undici';
 import type { Logger } from '../shared/logger.js';
+import { LATENCY_BUCKETS } from '../shared/metrics.js';
 import { createUpstreamPool, type ForwardOutcome } from '../shared/proxy.js';
 import type { Backend } from './strategies/types.js';
 
@@ -79,7 +80,14 @@ export class Upstream implements Backend {
   consecutiveFailures = 0;
   /** EWMA of time to response headers, ms (α = 0.1), for `/admin/state`. */
   ewmaMs = 0;
+  /** Tries by outcome since start (read by `/admin/state` and, at scrape time, by the metrics). */
   readonly counts: Record<Outcome, number> = { ok: 0, error: 0, timeout: 0, retried: 0 };
+  /**
+   * Time to response headers: non-cumulative counts per LATENCY_BUCKETS bound (the last
+   * slot is beyond the largest bound), sum and count in seconds. Plain numbers on the hot
+   * path; the histogram metric reads them at scrape time.
+   */
+  readonly latency = { buckets: new Float64Array(LATENCY_BUCKETS.length + 1), sum: 0, count: 0 };
   lastError: string | undefined = undefined;
   lastCheckAt: number | undefined = undefined;
   /** `['x-upstream', name]`, preset so the hot path allocates nothing for it. */
@@ -98,11 +106,6 @@ export class Upstream implements Backend {
   }
 }
 
-export interface UpstreamEvents {
-  /** An outcome was recorded (metrics). */
-  onOutcome?(upstream: Upstream, outcome: Outcome, seconds: number | undefined): void;
-}
-
 export interface UpstreamSetOptions {
   log: Logger;
   /** Consecutive failures that eject (0 = never). */
@@ -112,7 +115,6 @@ export interface UpstreamSetOptions {
   poolConnections?: number;
   /** Builds a pool; tests may pass their own. */
   createPool?: (url: string) => Pool;
-  events?: UpstreamEvents;
   now?: () => number;
 }
 
@@ -224,7 +226,15 @@ export class UpstreamSet {
     } else kind = outcome.error === 'timeout' ? 'timeout' : 'error';
     if (retried) kind = 'retried';
     upstream.counts[kind]++;
-    this.#options.events?.onOutcome?.(upstream, kind, outcome.headersMs >= 0 ? latency / 1000 : undefined);
+    if (outcome.headersMs >= 0) {
+      const seconds = outcome.headersMs / 1000;
+      const l = upstream.latency;
+      l.count++;
+      l.sum += seconds;
+      let i = 0;
+      while (i < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[i] as number)) i++;
+      l.buckets[i] = (l.buckets[i] as number) + 1;
+    }
 
     if (outcome.error === 'aborted') return; // the client left: says nothing about the upstream
     if (kind === 'ok') {
