@@ -8,7 +8,7 @@ SHELL := /bin/bash
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 # The scaled topology is its own compose project (docker-compose.scaled.yml says why).
-PROJECT ?= $(or $(COMPOSE_PROJECT_NAME),$(shell basename "$(CURDIR)" | tr -cd 'a-z0-9_-'))
+PROJECT ?= $(or $(COMPOSE_PROJECT_NAME),$(shell basename "$(CURDIR)" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-'))
 SCALED = $(COMPOSE) -p $(PROJECT)-scaled -f docker-compose.scaled.yml
 LIMITERS ?= 3
 # Services `make up` starts; empty = all but k6. Offline: SERVICES="node-1 node-2 node-3 balancer limiter prometheus".
