@@ -20,7 +20,7 @@ ADMIN_TOKEN ?= lab-admin
 export ADMIN_TOKEN
 # k6: a local binary when installed, else the grafana/k6 image through compose.
 K6_LOCAL := $(shell command -v k6 2>/dev/null)
-K6_ENV := LAB_TARGET=http://127.0.0.1:8080 LAB_BALANCER=http://127.0.0.1:8081 \
+K6_ENV := LAB_TARGET=http://127.0.0.1:8080 LAB_BALANCER=http://127.0.0.1:8081 RESULTS_DIR=loadtests/results \
 	K6_OUT=experimental-prometheus-rw K6_PROMETHEUS_RW_SERVER_URL=http://127.0.0.1:9090/api/v1/write \
 	K6_PROMETHEUS_RW_TREND_STATS='p(95),p(99),avg,max' K6_PROMETHEUS_RW_PUSH_INTERVAL=2s
 # Extra k6 flags, e.g. K6_ARGS="-e BAD_ACTOR_RATE=2000 -e DURATION=30s".
