@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../stores/memory.js';
 import type { AlgorithmName, AlgorithmParams, Decision } from '../types.js';
-import { algorithmCases, CASE_START } from './cases.js';
+import { algorithmCases, CASE_START, replayCase } from './cases.js';
 import { ALGORITHM_NAMES, algorithms, createAlgorithm } from './index.js';
 
 function clockedStore() {
@@ -31,6 +31,27 @@ describe('the shared edge-case table, memory store', () => {
       });
     });
   }
+
+  it('replayCase (for other stores) agrees with the table, and reports a wrong decision', async () => {
+    for (const testCase of algorithmCases) {
+      const { clock, store } = clockedStore();
+      const algorithm = createAlgorithm(testCase.algorithm, testCase.params);
+      const consume = (at: number, cost: number) => {
+        clock.now = at;
+        return store.consume('case', algorithm, cost);
+      };
+      expect(await replayCase(testCase, consume)).toEqual([]);
+    }
+    const first = algorithmCases[0] as (typeof algorithmCases)[number];
+    const alwaysAllowed = (): Decision => ({
+      allowed: true,
+      limit: 100,
+      remaining: 99,
+      resetMs: 0,
+      retryAfterMs: 0,
+    });
+    expect((await replayCase(first, alwaysAllowed)).length).toBeGreaterThan(0);
+  });
 
   it('covers every registered algorithm', () => {
     expect(new Set(algorithmCases.map((c) => c.algorithm))).toEqual(new Set(ALGORITHM_NAMES));

@@ -247,3 +247,34 @@ export const algorithmCases: AlgorithmCase[] = [
     ],
   },
 ];
+
+/** One step that did not decide as the table says. */
+export interface CaseMismatch {
+  step: number;
+  at: number;
+  cost: number;
+  expected: Expectation;
+  got: Decision;
+}
+
+/**
+ * Replays one case against any store: `consume(at, cost)` must count `cost` units for a
+ * fresh key at `CASE_START + at` (the memory store with an injected clock; the Redis
+ * store with the time passed to its script) and return the decision.
+ * @returns the steps whose decision differs in a field `expect` names (empty: passed)
+ */
+export async function replayCase(
+  testCase: AlgorithmCase,
+  consume: (at: number, cost: number) => Decision | PromiseLike<Decision>,
+): Promise<CaseMismatch[]> {
+  const mismatches: CaseMismatch[] = [];
+  for (const [step, { at, cost = 1, expect }] of testCase.steps.entries()) {
+    const got = await consume(CASE_START + at, cost);
+    const differs = (Object.keys(expect) as (keyof Expectation)[]).some(
+      (field) => got[field] !== expect[field],
+    );
+    if (differs || got.limit !== testCase.params.limit)
+      mismatches.push({ step, at, cost, expected: expect, got });
+  }
+  return mismatches;
+}
