@@ -4,7 +4,7 @@
  * `make incident-…` when k6 is not installed (same scenario file, same phases, same fix).
  *
  * Flags: `--limiter URL` (default $LIMITER_URL or :8080), `--nodes URL,URL,URL` (default
- * $NODE_URLS or :5001–5003; their admin API sets the CPU load), `--token` (default
+ * $NODE_URLS or :5001–5003; their admin API sets the CPU load; `none` to skip), `--token` (default
  * $ADMIN_TOKEN or lab-admin), `--phase 15s`, `--scale 1` (multiply the rates).
  */
 import { pathToFileURL } from 'node:url';
@@ -41,13 +41,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const name = NAMES[positionals[0] ?? ''];
     if (!name) throw new UsageError(`which incident? ${USAGE}`);
     const env = process.env;
-    const nodes = (
-      values.nodes ??
-      env.NODE_URLS ??
-      'http://127.0.0.1:5001,http://127.0.0.1:5002,http://127.0.0.1:5003'
-    )
-      .split(',')
-      .map((u) => urlFlag('nodes', u.trim(), ''));
+    const nodeList =
+      values.nodes ?? env.NODE_URLS ?? 'http://127.0.0.1:5001,http://127.0.0.1:5002,http://127.0.0.1:5003';
+    // `none`: the nodes' admin API is not reachable from here (the compose lab publishes no node
+    // ports); give them load yourself first (make slow NODE=n LOAD=26 for each node).
+    const nodes = nodeList === 'none' ? [] : nodeList.split(',').map((u) => urlFlag('nodes', u.trim(), ''));
     const interrupt = interruptSignal();
     try {
       const result = await runIncident(name, {

@@ -127,7 +127,11 @@ export async function runIncident(name: IncidentName, options: IncidentOptions):
   let before: ActorSummary[] = [];
   let after: ActorSummary[] = [];
   try {
-    if (nodeLoad) {
+    if (nodeLoad && options.nodes.length === 0) {
+      log(
+        `nodes: not reachable from here, left as they are (give them load first: loadFactor ${nodeLoad.loadFactor})`,
+      );
+    } else if (nodeLoad) {
       log(`nodes: loadFactor ${nodeLoad.loadFactor} (fib(${nodeLoad.loadFactor}) of CPU per data request)`);
       for (const node of options.nodes) await putConfig(node, token, nodeLoad);
     }
