@@ -100,7 +100,7 @@ scale: ## scaled topology: run NODES=N nodes; the balancer picks them up by DNS,
 .PHONY: down
 down: ## stop and remove everything, both topologies (containers, networks, volumes)
 	$(need_docker)
-	$(COMPOSE) --profile k6 down -v --remove-orphans
+	$(COMPOSE) --profile k6 --profile redis down -v --remove-orphans
 	$(SCALED) --profile k6 down -v --remove-orphans
 
 .PHONY: logs

@@ -99,7 +99,17 @@ if (unavailable && CI) {
     if (typeof engine === 'string') return;
     try {
       for (const down of [composeRun, scaledRun]) {
-        const result = await down('--profile', 'k6', 'down', '-v', '--remove-orphans', '--timeout', '5');
+        const result = await down(
+          '--profile',
+          'k6',
+          '--profile',
+          'redis',
+          'down',
+          '-v',
+          '--remove-orphans',
+          '--timeout',
+          '5',
+        );
         if (result.code !== 0) console.error(result.stderr);
       }
       await run('docker', ['image', 'rm', '-f', env.LAB_IMAGE as string]);
@@ -123,7 +133,17 @@ if (unavailable && CI) {
     }, 900_000);
 
     afterAll(async () => {
-      const down = await composeRun('--profile', 'k6', 'down', '-v', '--remove-orphans', '--timeout', '5');
+      const down = await composeRun(
+        '--profile',
+        'k6',
+        '--profile',
+        'redis',
+        'down',
+        '-v',
+        '--remove-orphans',
+        '--timeout',
+        '5',
+      );
       if (down.code !== 0) console.error(down.stderr);
     }, 180_000);
 
@@ -205,7 +225,17 @@ if (unavailable && CI) {
     }, 90_000);
 
     it('`down -v` leaves no container, volume or network behind', async () => {
-      await composeRun('--profile', 'k6', 'down', '-v', '--remove-orphans', '--timeout', '5');
+      await composeRun(
+        '--profile',
+        'k6',
+        '--profile',
+        'redis',
+        'down',
+        '-v',
+        '--remove-orphans',
+        '--timeout',
+        '5',
+      );
       const label = `label=com.docker.compose.project=${PROJECT}`;
       const containers = await runOk('docker', ['ps', '-aq', '--filter', label]);
       const volumes = await runOk('docker', ['volume', 'ls', '-q', '--filter', label]);
