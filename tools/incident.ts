@@ -18,7 +18,7 @@ const NAMES: Record<string, IncidentName> = {
   'strict-limit': 'strict_limit',
 };
 
-const USAGE = `usage: npm run incident -- <noisy-customer|strict-limit> [--limiter URL] [--nodes URL,URL,URL] [--token T] [--phase 15s] [--scale 1]`;
+const USAGE = `usage: npm run incident -- <noisy-customer|strict-limit> [--limiter URL] [--nodes URL,URL,URL|none] [--token T] [--phase 15s] [--scale 1]`;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await runCli('incident', async () => {

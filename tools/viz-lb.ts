@@ -155,7 +155,7 @@ export async function vizLb(options: VizLbOptions): Promise<VizLbResult> {
   return { ...(info?.strategy ? { strategy: info.strategy } : {}), totals };
 }
 
-const USAGE = `usage: npm run viz:lb -- [--target URL] [--rate N] [--concurrency N] [--duration 60s] [--window 5s] [--interval 1s] [--state URL]
+const USAGE = `usage: npm run viz:lb -- [--target URL] [--rate N] [--concurrency N] [--duration 60s] [--window 5s] [--interval 1s] [--state URL] [--token T]
   Sends steady traffic through the balancer and charts which node answered (X-Upstream).
   Defaults: target $BALANCER_URL or http://127.0.0.1:8081, rate and duration from loadtests/scenarios.json (viz_lb).`;
 
