@@ -14,6 +14,8 @@ export interface Target {
   url: string;
   /** Root pid of the server under test (its whole process tree is charged). */
   pid: number;
+  /** More processes charged to the same target (a chain of services: limiter + balancer). */
+  morePids?: number[];
 }
 
 export interface Run {
@@ -51,9 +53,11 @@ async function measure(
   target: Target,
   seconds: number,
 ): Promise<WrkResult & { cpuUs: number }> {
-  const before = treeCpuSeconds(target.pid);
+  const pids = [target.pid, ...(target.morePids ?? [])];
+  const cpuNow = () => pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  const before = cpuNow();
   const result = await wrk(target.url, { seconds, connections: ctx.settings.connections });
-  const cpu = treeCpuSeconds(target.pid) - before;
+  const cpu = cpuNow() - before;
   return { ...result, cpuUs: result.requests > 0 ? (cpu * 1e6) / result.requests : Number.NaN };
 }
 

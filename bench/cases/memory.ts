@@ -1,0 +1,138 @@
+/**
+ * @module
+ * `memory`: the limiter process's resident memory after one million distinct clients.
+ * wrk sends every request with a new `X-API-Key` (`bench/lib/unique-keys.lua`) through a
+ * real limiter (default settings: memory store, `RATE_LIMIT_MAX_KEYS` 100 000) to a bare
+ * `node:http` upstream, in runs of a few seconds until the limiter has decided a million
+ * keys. The quota is 10 per hour per key, so no key is back to full (idle) while the run
+ * lasts: the store really fills to its cap and from there drops the least recently used.
+ * RSS (`/proc/<pid>/status` VmRSS, and the peak VmHWM) and the store's tracked keys are
+ * read after every run, so the table shows the growth stopping at the cap.
+ *
+ * Every first request of a key is admitted, so each one is also proxied: the case runs
+ * as fast as the limiter proxies (about 100 µs of CPU per request), roughly two minutes
+ * here for a million keys; `--quick` stops at 100 000.
+ *
+ * `limiter-algorithms` measures the store alone in its own process (1M keys through
+ * `MemoryStore.consume`); this is the whole service, HTTP parser, proxy and metrics
+ * included.
+ *
+ * Target (issue 8): limiter RSS after 1M unique keys ≤ 150 MB.
+ */
+
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort, hasTool, startExternal, waitForHttp } from '../lib/processes.js';
+import { scrapeSum, startLimiter } from '../lib/stack.js';
+import type { BenchCase } from '../lib/types.js';
+
+const run = promisify(execFile);
+const SCRIPT = fileURLToPath(new URL('../lib/unique-keys.lua', import.meta.url));
+const LIMIT_BYTES = 150e6;
+
+/** The smallest upstream: 200 `ok` to everything, keep-alive. */
+const UPSTREAM = `const http = require('node:http');
+http.createServer({ keepAliveTimeout: 65000 }, (req, res) => {
+  req.resume();
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '3' });
+  res.end('ok\\n');
+}).listen(Number(process.argv[1]), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));`;
+
+function memoryOf(pid: number) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssBytes: kb('VmRSS') * 1024, peakRssBytes: kb('VmHWM') * 1024 };
+}
+
+const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
+
+const memory: BenchCase = {
+  name: 'memory',
+  description: 'limiter RSS after 1M distinct client keys (memory store, default cap), real process',
+  async run(ctx) {
+    if (!hasTool('wrk')) {
+      ctx.log('SKIP memory: wrk is not installed (apt-get install wrk)');
+      return { result: { skipped: 'wrk not installed' }, summary: 'skipped: wrk not installed' };
+    }
+    const targetKeys = ctx.settings.quick ? 100_000 : 1_000_000;
+    const upstreamPort = await freePort();
+    const upstream = startExternal(process.execPath, ['-e', UPSTREAM, String(upstreamPort)]);
+    ctx.defer(() => upstream.stop());
+    await waitForHttp(`http://127.0.0.1:${upstreamPort}/`, 10_000);
+    const limiter = await startLimiter(
+      ctx,
+      // A slow refill (10 per hour): no key is back to full, so none is swept as idle while
+      // the run lasts; the store fills to its cap and from there drops the least recently used.
+      'default: { algorithm: token-bucket, limit: 10, window: 1h }\n',
+      `http://127.0.0.1:${upstreamPort}`,
+      { ADMIN_TOKEN: 'bench-admin-token' },
+    );
+    const pid = limiter.proc.pid as number;
+    const metricsUrl = `${limiter.url}/metrics`;
+    const decided = () => scrapeSum(metricsUrl, 'lab_ratelimit_decisions_total');
+    const tracked = () => scrapeSum(metricsUrl, 'lab_ratelimit_tracked_keys');
+    const { maxKeys } = (await fetch(`${limiter.url}/admin/config`, {
+      headers: { authorization: 'Bearer bench-admin-token' },
+    }).then((r) => r.json())) as { maxKeys: number };
+
+    const start = { ...memoryOf(pid), keys: 0, trackedKeys: await tracked(), seconds: 0 };
+    ctx.log(`start: RSS ${mb(start.rssBytes)} MB`);
+    const samples = [start];
+    const began = performance.now();
+    const chunkS = ctx.settings.quick ? 3 : 6;
+    for (let chunk = 1; ; chunk++) {
+      const keys = await decided();
+      if (keys >= targetKeys) break;
+      const elapsed = (performance.now() - began) / 1000;
+      const rate = elapsed > 0 ? keys / elapsed : 0;
+      // The last run only as long as the remaining keys need (at the rate so far), at least 1 s.
+      const seconds =
+        rate > 0 ? Math.max(1, Math.min(chunkS, Math.ceil((targetKeys - keys) / rate))) : chunkS;
+      await run(
+        'wrk',
+        [
+          '-t1',
+          `-c${ctx.settings.connections}`,
+          `-d${seconds}s`,
+          '-s',
+          SCRIPT,
+          limiter.url,
+          '--',
+          `m${chunk}`,
+          '/',
+        ],
+        { timeout: (seconds + 30) * 1000 },
+      );
+      const sample = {
+        ...memoryOf(pid),
+        keys: await decided(),
+        trackedKeys: await tracked(),
+        seconds: Math.round((performance.now() - began) / 100) / 10,
+      };
+      samples.push(sample);
+      ctx.log(
+        `${String(sample.keys).padStart(8)} keys decided, ${String(sample.trackedKeys).padStart(6)} tracked, RSS ${mb(sample.rssBytes)} MB (peak ${mb(sample.peakRssBytes)} MB), ${sample.seconds}s`,
+      );
+    }
+    const last = samples[samples.length - 1] as (typeof samples)[number];
+    const target = { [`RSS after ${targetKeys / 1e6}M keys ≤ 150 MB`]: last.rssBytes <= LIMIT_BYTES };
+    const summary = [
+      `keys decided  tracked   RSS MB   peak RSS MB   (limiter process; store cap ${maxKeys})`,
+      ...samples
+        .filter((_, i) => i === 0 || i === samples.length - 1 || i % Math.ceil(samples.length / 8) === 0)
+        .map(
+          (s) =>
+            `${String(s.keys).padStart(12)}  ${String(s.trackedKeys).padStart(7)}  ${mb(s.rssBytes).toFixed(1).padStart(7)}  ${mb(s.peakRssBytes).toFixed(1).padStart(12)}`,
+        ),
+      `${last.keys} distinct keys in ${last.seconds}s (${Math.round(last.keys / last.seconds)}/s)`,
+      ...Object.entries(target).map(([k, v]) => `  target ${k}: ${v ? 'met' : 'MISSED'}`),
+    ].join('\n');
+    return { result: { targetKeys, samples, target }, summary };
+  },
+};
+
+export default memory;
