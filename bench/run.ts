@@ -60,7 +60,7 @@ const settings: BenchSettings = {
   quick: values.quick,
   rounds: positiveInt('rounds', values.rounds, values.quick ? 2 : 5),
   durationS: positiveInt('duration', values.duration, values.quick ? 3 : 8),
-  warmupS: values.quick ? 1 : 3,
+  warmupS: values.quick ? 1 : 5,
   connections: positiveInt('connections', values.connections, 50),
   only: values.only ? values.only.split(',').map((t) => t.trim()) : [],
 };

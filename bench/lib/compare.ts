@@ -4,6 +4,7 @@
  * each round in a rotated order (A B C, B C A, C A B, ...), so a slow phase of a shared
  * machine hits every target alike. Ratios are taken within a round, then the median.
  */
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { treeCpuSeconds } from './processes.js';
 import type { BenchContext } from './types.js';
@@ -27,6 +28,23 @@ export interface Run {
   errors: number;
   /** Server CPU (user + system) per request, µs. */
   cpuUsPerRequest: number;
+  /** The slower of two CPU probes around the run (ms for a fixed loop): high = a slow phase. */
+  probeMs: number;
+  /** 1-minute load average at the start (other people's work on a shared machine). */
+  load1: number;
+}
+
+/**
+ * A fixed amount of CPU work, timed. On a shared VM the host sometimes runs us at half
+ * speed for tens of seconds; a run whose probes are slow is marked so its ratios can be
+ * left out (see proxy-ceilings.md, "slow phases").
+ */
+export function probe(): number {
+  const start = performance.now();
+  let x = 0;
+  for (let i = 0; i < 3_000_000; i++) x = (x * 31 + i) | 0;
+  if (x === 42) process.stdout.write('');
+  return performance.now() - start;
 }
 
 export interface TargetSummary {
@@ -52,13 +70,15 @@ async function measure(
   ctx: BenchContext,
   target: Target,
   seconds: number,
-): Promise<WrkResult & { cpuUs: number }> {
+): Promise<WrkResult & { cpuUs: number; probeMs: number }> {
   const pids = [target.pid, ...(target.morePids ?? [])];
   const cpuNow = () => pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  const probeBefore = probe();
   const before = cpuNow();
   const result = await wrk(target.url, { seconds, connections: ctx.settings.connections });
   const cpu = cpuNow() - before;
-  return { ...result, cpuUs: result.requests > 0 ? (cpu * 1e6) / result.requests : Number.NaN };
+  const probeMs = Math.max(probeBefore, probe());
+  return { ...result, probeMs, cpuUs: result.requests > 0 ? (cpu * 1e6) / result.requests : Number.NaN };
 }
 
 /** Runs the rounds and returns every run. */
@@ -73,8 +93,11 @@ export async function alternate(ctx: BenchContext, targets: Target[]): Promise<R
     const order = targets.map((_, i) => targets[(i + round - 1) % targets.length] as Target);
     for (const target of order) {
       await sleep(500);
+      const load1 = loadavg()[0] as number;
       const r = await measure(ctx, target, durationS);
       runs.push({
+        probeMs: Math.round(r.probeMs * 10) / 10,
+        load1: Math.round(load1 * 10) / 10,
         round,
         target: target.name,
         requestsPerSecond: Math.round(r.requestsPerSecond),
@@ -84,7 +107,7 @@ export async function alternate(ctx: BenchContext, targets: Target[]): Promise<R
         cpuUsPerRequest: Math.round(r.cpuUs * 10) / 10,
       });
       ctx.log(
-        `round ${round}/${rounds} ${target.name.padEnd(12)} ${Math.round(r.requestsPerSecond).toString().padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuUs.toFixed(0)} µs CPU/req  errors ${r.errors}`,
+        `round ${round}/${rounds} ${target.name.padEnd(12)} ${Math.round(r.requestsPerSecond).toString().padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuUs.toFixed(0)} µs CPU/req  errors ${r.errors}  probe ${r.probeMs.toFixed(0)} ms  load ${load1.toFixed(1)}`,
       );
     }
   }
@@ -107,10 +130,29 @@ export function summarize(runs: Run[], targets: string[]): TargetSummary[] {
   });
 }
 
-/** Median over rounds of `metric(a) / metric(b)` within the same round. */
-export function pairedRatio(runs: Run[], a: string, b: string, metric: (r: Run) => number): number {
+/**
+ * Rounds in which every run's probe stayed within 1.3× the fastest probe of the whole
+ * run (no slow phase). Falls back to all rounds when fewer than two are clean.
+ */
+export function cleanRounds(runs: Run[]): number[] {
+  const fastest = Math.min(...runs.map((r) => r.probeMs));
+  const rounds = [...new Set(runs.map((r) => r.round))];
+  const clean = rounds.filter((round) =>
+    runs.filter((r) => r.round === round).every((r) => r.probeMs <= fastest * 1.3),
+  );
+  return clean;
+}
+
+/** Median over rounds of `metric(a) / metric(b)` within the same round (optionally only `rounds`). */
+export function pairedRatio(
+  runs: Run[],
+  a: string,
+  b: string,
+  metric: (r: Run) => number,
+  rounds?: number[],
+): number {
   const ratios: number[] = [];
-  for (const round of new Set(runs.map((r) => r.round))) {
+  for (const round of rounds ?? new Set(runs.map((r) => r.round))) {
     const ra = runs.find((r) => r.round === round && r.target === a);
     const rb = runs.find((r) => r.round === round && r.target === b);
     if (ra && rb && metric(rb) > 0) ratios.push(metric(ra) / metric(rb));
