@@ -165,8 +165,8 @@ describe('Redis taken away mid-run', () => {
       REDIS_URL: redis.url,
       RATE_LIMIT_STORE_TIMEOUT: `${TIMEOUT_MS}ms`,
     };
-    [open] = await limiters(1, { ...env, RATE_LIMIT_FAIL_MODE: 'open' });
-    [closed] = await limiters(1, { ...env, RATE_LIMIT_FAIL_MODE: 'closed' });
+    open = (await limiters(1, { ...env, RATE_LIMIT_FAIL_MODE: 'open' }))[0] as ServiceProcess;
+    closed = (await limiters(1, { ...env, RATE_LIMIT_FAIL_MODE: 'closed' }))[0] as ServiceProcess;
   }, 60_000);
 
   async function storeErrors(limiter: ServiceProcess): Promise<number> {

@@ -6,7 +6,10 @@
  * prefixes every log line with the service's name, prints the URLs and the admin
  * token, and stops everything cleanly on Ctrl-C, or when one service dies (saying which).
  *
- * Flags: `--port-offset N` shifts every port (two labs side by side, or tests).
+ * Flags: `--port-offset N` shifts every port (two labs side by side, or tests);
+ * `--redis` gives the limiter the Redis store (`RATE_LIMIT_STORE=redis`): `REDIS_URL` when
+ * set, else a `redis-server` of this machine started on a free port (no persistence) and
+ * stopped with the lab.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -72,10 +75,14 @@ const SERVICES: LabService[] = [
 const COLORS = [36, 32, 33, 35, 34, 31];
 
 const { values: flags } = parseArgs({
-  options: { 'port-offset': { type: 'string', default: '0' }, help: { type: 'boolean', default: false } },
+  options: {
+    'port-offset': { type: 'string', default: '0' },
+    redis: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
 });
 if (flags.help) {
-  process.stdout.write('usage: npm run lab [-- --port-offset N]\n');
+  process.stdout.write('usage: npm run lab [-- --port-offset N] [-- --redis]\n');
   process.exit(0);
 }
 const offset = Number(flags['port-offset']);
@@ -87,6 +94,8 @@ if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
 }
 
 const adminToken = process.env.ADMIN_TOKEN || 'lab-admin';
+/** Environment for every service (the limiter's store with `--redis`). */
+const labEnv: Record<string, string> = {};
 const context: LabContext = {
   offset,
   port(name) {
@@ -141,7 +150,7 @@ function start(service: LabService, index: number): ChildProcess {
     ...service.args(context),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, ADMIN_TOKEN: adminToken, HOST: '127.0.0.1' },
+    env: { ...process.env, ...labEnv, ADMIN_TOKEN: adminToken, HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const label = prefix(service.name, index);
@@ -175,6 +184,50 @@ async function stopAll(exitCode: number): Promise<never> {
   process.exit(exitCode);
 }
 
+/** `--redis`: REDIS_URL, or a local redis-server on a free port, watched like a service. */
+async function startRedis(): Promise<string> {
+  if (process.env.REDIS_URL) return process.env.REDIS_URL;
+  const free = createServer();
+  free.listen(0, '127.0.0.1');
+  await once(free, 'listening');
+  const port = (free.address() as { port: number }).port;
+  await new Promise((resolve) => free.close(resolve));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const spawned = await Promise.race([
+    once(child, 'spawn').then(() => true),
+    once(child, 'error').then(() => false),
+  ]);
+  if (!spawned) {
+    throw new Error(
+      '--redis needs a redis-server on the PATH (apt-get install redis-server), or REDIS_URL pointing at one',
+    );
+  }
+  const label = prefix('redis', SERVICES.length);
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream)
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${label}${line}\n`));
+  }
+  const closed = once(child, 'close');
+  child.once('close', (code, signal) => {
+    children.delete('redis');
+    if (!stopping) {
+      process.stderr.write(`\nlab: redis exited (${signal ?? `code ${code}`}); stopping the lab\n`);
+      void stopAll(1);
+    }
+  });
+  children.set('redis', { child, closed });
+  const deadline = Date.now() + 10_000;
+  while (await portIsFree(port)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('redis-server did not start');
+    await sleep(50);
+  }
+  return `redis://127.0.0.1:${port}`;
+}
+
 async function main() {
   const taken: string[] = [];
   for (const service of SERVICES) {
@@ -192,6 +245,11 @@ async function main() {
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));
 
+  if (flags.redis) {
+    labEnv.RATE_LIMIT_STORE = 'redis';
+    labEnv.REDIS_URL = await startRedis();
+  }
+
   const stages = [...new Set(SERVICES.map((s) => s.stage))].sort((a, b) => a - b);
   for (const stage of stages) {
     const group = SERVICES.filter((s) => s.stage === stage);
@@ -203,6 +261,7 @@ async function main() {
   const lines = SERVICES.map((s) => `  ${s.name.padEnd(width)}  http://127.0.0.1:${s.port + offset}`);
   process.stdout.write(
     `\nlab: all ${SERVICES.length} services healthy\n${lines.join('\n')}\n` +
+      (labEnv.REDIS_URL ? `  limiter store: redis at ${labEnv.REDIS_URL}\n` : '') +
       `  admin token: ${adminToken}   (curl -H 'Authorization: Bearer ${adminToken}' .../admin/config)\n` +
       'lab: Ctrl-C stops everything\n\n',
   );
