@@ -177,8 +177,8 @@ test: ## the whole automated suite (npm test)
 	npm test
 
 .PHONY: bench
-bench: ## the benchmarks (npm run bench)
-	npm run bench
+bench: ## the benchmarks (npm run bench; BENCH_ARGS="--quick" or "--case under-attack")
+	npm run bench -- $(BENCH_ARGS)
 
 .PHONY: dashboards
 dashboards: ## regenerate grafana/dashboards/*.json from grafana/dashboards.ts
