@@ -9,7 +9,12 @@ import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 function version(command: string, args: string[], pattern: RegExp): string | null {
   try {
     // nginx -v and redis-server -v differ on stdout/stderr: read both.
-    const out = execFileSync('sh', ['-c', `${command} ${args.join(' ')} 2>&1`], { timeout: 5000 }).toString();
+    const out = execFileSync(
+      'sh',
+      ['-c', `command -v ${command} >/dev/null && ${command} ${args.join(' ')} 2>&1; true`],
+      { timeout: 5000 },
+    ).toString();
+    if (!out.trim()) return null;
     return pattern.exec(out)?.[1] ?? out.trim().split('\n')[0] ?? null;
   } catch {
     return null;
