@@ -202,6 +202,11 @@ export function createBalancer({
 
   function dataPlane(req: IncomingMessage, res: ServerResponse): void {
     const ex = new Exchange(req, res);
+    if (req.url?.charCodeAt(0) !== 47 /* / */) {
+      sendJson(res, 400, { error: 'request target must be a path (origin-form)' });
+      finishMetrics(ex, 400);
+      return;
+    }
     if (strategyName === 'consistent-hash' && req.method === 'POST' && isDataPath(req.url ?? '')) {
       readKeyThenAttempt(ex);
       return;

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import type { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -184,6 +184,22 @@ describe('forward', () => {
     const posted = await send(`${url}/again`, { method: 'POST', body: 'x' });
     expect(posted.status).toBe(502);
     retrier.close();
+  });
+
+  it('answers 400 to an absolute-form target and still reports one outcome', async () => {
+    const before = outcomes.length;
+    const { port } = new URL(proxyUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.write('GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => {
+      text += chunk;
+    });
+    await once(socket, 'end');
+    expect(text).toMatch(/^HTTP\/1.1 400/);
+    expect(outcomes.length).toBe(before + 1);
+    expect(outcomes.at(-1)).toMatchObject({ status: 400, error: undefined, sent: true });
   });
 
   it('answers 504 when the per-try timeout passes', async () => {

@@ -418,11 +418,15 @@ export function forward(
   options: ForwardOptions = {},
 ): void {
   const path = req.url ?? '/';
+  const attempt = new ForwardTry(req, res, options);
   if (path.charCodeAt(0) !== 47 /* / */) {
+    // Absolute-form (`GET http://x/`) or `OPTIONS *`: not for this proxy. Still one onDone.
     sendJson(res, 400, { error: 'request target must be a path (origin-form)' });
+    attempt.status = 400;
+    attempt.sent = true;
+    attempt.finish(undefined, undefined);
     return;
   }
-  const attempt = new ForwardTry(req, res, options);
   const headers = upstreamRequestHeaders(req, options.trustForwarded, attempt);
   (res as TrackedResponse)[kTry] = attempt;
   res.on('close', onResponseClose); // removed when the try finishes
