@@ -300,6 +300,43 @@ if (unavailable && CI) {
       expect(nodes.size).toBe(5);
     }, 180_000);
 
+    it(`the limiter replicas enforce one budget (${store} store): 10 per minute for a key, across all three`, async () => {
+      // A fixed window of 10 per 60 s on every replica, so the count does not depend on timing.
+      const policies = {
+        default: { algorithm: 'fixed-window', limit: 10, window: '60s' },
+        clients: { partner: { exempt: true } },
+      };
+      const script = `fetch('http://127.0.0.1:8080/admin/config',{method:'PUT',headers:{authorization:'Bearer ${ADMIN_TOKEN}','content-type':'application/json'},body:process.argv[1]}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+      const limiters = (await scaledRun('ps', '-q', 'limiter')).stdout.split('\n').filter(Boolean);
+      expect(limiters).toHaveLength(3);
+      for (const id of limiters)
+        await runOk('docker', ['exec', id, 'node', '-e', script, JSON.stringify({ policies })]);
+
+      // 60 at once with one key, spread by the front over the three limiters.
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, async () => {
+          const response = await fetch(`${edge}/`, { headers: { 'x-api-key': 'bad-actor' } });
+          await response.arrayBuffer();
+          return response.status;
+        }),
+      );
+      const allowed = statuses.filter((s) => s === 200).length;
+      expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+      // Shared: 10 (20 if the burst straddles a window boundary). Three memory stores: up to 30.
+      if (store === 'redis') expect(allowed).toBeLessThanOrEqual(20);
+      expect(allowed).toBeGreaterThanOrEqual(10);
+
+      await sleep(3_000); // a scrape after the burst
+      const errors = await promQuery('sum(lab_ratelimit_store_errors_total) > 0');
+      expect(errors, 'lab_ratelimit_store_errors_total > 0: the limiters could not use their store').toEqual(
+        [],
+      );
+      if (store === 'redis') {
+        const keys = await scaledRun('exec', '-T', 'redis', 'redis-cli', '--scan');
+        expect(keys.stdout, keys.stderr).toContain('bad-actor');
+      }
+    }, 60_000);
+
     it('Prometheus discovers every replica by DNS (5 nodes, 3 limiters)', async () => {
       let counts: Record<string, number> = {};
       const deadline = Date.now() + 60_000;
