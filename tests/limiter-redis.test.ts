@@ -189,10 +189,11 @@ describe('Redis taken away mid-run', () => {
     return { statuses, slowest: Math.max(...results.map((r) => r.ms)) };
   }
 
-  async function outage(kind: string) {
+  /** `key`: a client not refused yet (a refusal is remembered locally until its Retry-After). */
+  async function outage(kind: string, key: string) {
     const errorsBefore = await storeErrors(open);
-    const a = await burst(open, 'fixed-window-client', 40);
-    const b = await burst(closed, 'fixed-window-client', 40);
+    const a = await burst(open, key, 40);
+    const b = await burst(closed, key, 40);
     process.stdout.write(
       `\nRedis ${kind}: open → ${JSON.stringify([...a.statuses])} slowest ${a.slowest.toFixed(0)} ms; ` +
         `closed → ${JSON.stringify([...b.statuses])} slowest ${b.slowest.toFixed(0)} ms (timeout ${TIMEOUT_MS} ms)\n`,
@@ -229,14 +230,14 @@ describe('Redis taken away mid-run', () => {
 
     // 1. Redis hangs (accepts, never answers): every call would wait; the timeout bounds it.
     redis.pause();
-    await outage('hung (SIGSTOP)');
+    await outage('hung (SIGSTOP)', 'token-bucket-client');
     redis.resume();
-    await untilLimited(open, 'fixed-window-client');
-    await untilLimited(closed, 'fixed-window-client');
+    await untilLimited(open, 'token-bucket-client');
+    await untilLimited(closed, 'token-bucket-client');
 
     // 2. Redis stops (connection refused).
     await redis.stop();
-    await outage('stopped');
+    await outage('stopped', 'sliding-window-counter-client');
 
     // 3. Redis back, empty (no persistence): a fresh quota, then 429s again, no restart.
     await redis.start();

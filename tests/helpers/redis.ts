@@ -23,6 +23,8 @@ export interface RedisServer {
   resume(): void;
   /** Everything the server printed. */
   output(): string;
+  /** The server's pid while it runs. */
+  pid(): number | undefined;
 }
 
 /** Whether `redis-server` is on the PATH. */
@@ -123,6 +125,7 @@ export async function startRedis(port?: number): Promise<RedisServer> {
       proc?.kill('SIGCONT');
     },
     output: () => out,
+    pid: () => proc?.pid,
   };
   await server.start();
   return server;

@@ -133,6 +133,21 @@ describe('circuit store', () => {
     expect(circuit.state).toBe('up');
   });
 
+  it('an answer the store gave without the network (a cached refusal) is not taken as recovery', async () => {
+    const { circuit, inner, clock } = setup({ threshold: 1 });
+    inner.down = true;
+    await expect(circuit.consume('k', bucket, 1)).rejects.toThrow(StoreUnavailableError);
+    clock.now += 100;
+    const refused: Decision = { ...OK, allowed: false, remaining: 0, retryAfterMs: 50 };
+    const consume = inner.consume.bind(inner);
+    inner.consume = () => refused as unknown as Promise<Decision>;
+    expect(circuit.consume('k', bucket, 1)).toEqual(refused);
+    expect(circuit.state).toBe('down');
+    inner.consume = consume;
+    await expect(circuit.consume('k', bucket, 1)).rejects.toThrow(StoreUnavailableError);
+    expect(circuit.state).toBe('down');
+  });
+
   it('keeps the inner store kind (the metric label) and delegates close', async () => {
     const { circuit } = setup();
     expect(circuit.kind).toBe('redis');

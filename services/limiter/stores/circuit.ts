@@ -108,7 +108,15 @@ export class CircuitStore implements Store {
         this.#failedWhileDown++;
         throw this.#fastFail;
       }
-      return this.#probe(key, algorithm, cost);
+      let probe: MaybePromise<Decision>;
+      try {
+        probe = this.inner.consume(key, algorithm, cost);
+      } catch (error) {
+        throw this.#probeFailed(error);
+      }
+      // Answered without the network (the Redis store's refusal cache): not a probe.
+      if (!isPromiseLike(probe)) return probe;
+      return this.#probe(probe);
     }
     let result: MaybePromise<Decision>;
     try {
@@ -121,10 +129,10 @@ export class CircuitStore implements Store {
     return result;
   }
 
-  async #probe(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
+  async #probe(pending: PromiseLike<Decision>): Promise<Decision> {
     this.#probing = true;
     try {
-      const decision = await this.inner.consume(key, algorithm, cost);
+      const decision = await pending;
       if (this.#state === 'down') {
         this.#state = 'up';
         this.#failuresInRow = 0;
@@ -137,13 +145,17 @@ export class CircuitStore implements Store {
       }
       return decision;
     } catch (error) {
-      this.#failedWhileDown++;
-      this.#backoff = Math.min(this.#backoff * 2, this.#maxBackoff);
-      this.#retryAt = this.#now() + this.#backoff;
-      throw new StoreUnavailableError(`the ${this.kind} store is still down`, { cause: error });
+      throw this.#probeFailed(error);
     } finally {
       this.#probing = false;
     }
+  }
+
+  #probeFailed(error: unknown): StoreUnavailableError {
+    this.#failedWhileDown++;
+    this.#backoff = Math.min(this.#backoff * 2, this.#maxBackoff);
+    this.#retryAt = this.#now() + this.#backoff;
+    return new StoreUnavailableError(`the ${this.kind} store is still down`, { cause: error });
   }
 
   #failed(error: unknown): StoreUnavailableError {

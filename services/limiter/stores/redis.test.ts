@@ -185,6 +185,50 @@ describe('redis store: scripts and time', () => {
   });
 });
 
+describe('redis store: refusals remembered locally', () => {
+  it('a refused key is refused again without a round trip (synchronously) until its retryAfterMs', async () => {
+    clock.now = CASE_START;
+    const algorithm = createAlgorithm('fixed-window', { limit: 2, windowMs: 1000, burst: 2 });
+    const key = freshKey();
+    await store.consume(key, algorithm, 1);
+    await store.consume(key, algorithm, 1);
+    expect(await store.consume(key, algorithm, 1)).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    const cached = store.cachedRefusals;
+    clock.now = CASE_START + 400;
+    const again = store.consume(key, algorithm, 1);
+    // A plain object, not a promise: no Redis call.
+    expect(again).toEqual({ allowed: false, limit: 2, remaining: 0, resetMs: 600, retryAfterMs: 600 });
+    expect(store.cachedRefusals).toBe(cached + 1);
+    // Another replica (another store) still asks Redis, and agrees.
+    const other = new RedisStore({
+      url: redis.url,
+      timeoutMs: 2000,
+      slackMs: 600_000,
+      clock: () => clock.now,
+    });
+    try {
+      await other.ready(10_000);
+      expect(await other.consume(key, algorithm, 1)).toEqual(again);
+    } finally {
+      await other.close();
+    }
+    // At retryAfterMs Redis decides again: admitted.
+    clock.now = CASE_START + 1000;
+    expect(await store.consume(key, algorithm, 1)).toMatchObject({ allowed: true, remaining: 1 });
+  });
+
+  it('only for a cost of 1: a larger cost is asked of Redis', async () => {
+    clock.now = CASE_START;
+    const algorithm = createAlgorithm('token-bucket', { limit: 5, windowMs: 1000, burst: 5 });
+    const key = freshKey();
+    await store.consume(key, algorithm, 5);
+    expect((await store.consume(key, algorithm, 1)).allowed).toBe(false);
+    const result = store.consume(key, algorithm, 2);
+    expect(result).toBeInstanceOf(Promise);
+    expect((await result).allowed).toBe(false);
+  });
+});
+
 describe('redis store: failures are fast', () => {
   it('no server: a call fails at once (no offline queue), well within the timeout', async () => {
     const dead = new RedisStore({ url: 'redis://127.0.0.1:9', timeoutMs: 50 });

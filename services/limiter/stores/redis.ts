@@ -15,6 +15,13 @@
  *   call while disconnected fails at once instead of queueing), and the client reconnects
  *   by itself with a capped backoff. `circuit.ts` keeps requests off a Redis that failed.
  *
+ * - A refusal is remembered in the process until its `retryAfterMs` (Upstash's
+ *   "ephemeral cache"): a flooding client's next requests are refused without a round
+ *   trip, synchronously. Safe across replicas: until then nothing can admit this key (the
+ *   others only count more), and the instant is taken when the reply arrives, after the
+ *   script ran, so the wait is never shorter than the script's. Cost 1 only (what the data
+ *   plane asks); a different cost goes to Redis. Bounded by `rejectCacheSize`.
+ *
  * Client: ioredis (see the README for why), auto-pipelining on: the calls of one tick
  * share one socket write.
  */
@@ -37,6 +44,17 @@ export interface RedisStoreOptions {
   log?: Logger;
   /** Longest pause between reconnection attempts, ms. */
   maxReconnectDelayMs?: number;
+  /** Keys whose refusal is remembered locally (0 = off). */
+  rejectCacheSize?: number;
+}
+
+interface Refusal {
+  /** Local clock (ms) from which the request may be admitted. */
+  until: number;
+  /** Local clock (ms) when the refusal was decided. */
+  at: number;
+  resetMs: number;
+  limit: number;
 }
 
 /** The part of ioredis the store uses (for types only). */
@@ -49,6 +67,11 @@ export class RedisStore implements Store {
   readonly timeoutMs: number;
   /** Times a `NOSCRIPT` answer made the store send a script's source again. */
   scriptReloads = 0;
+  /** Requests refused from the local refusal cache, without a round trip. */
+  cachedRefusals = 0;
+  readonly #refusals = new Map<string, Refusal>();
+  readonly #refusalCap: number;
+  readonly #localNow: () => number;
   readonly #slack: string;
   readonly #clock: (() => number) | undefined;
   readonly #log: Logger | undefined;
@@ -59,6 +82,7 @@ export class RedisStore implements Store {
    * @param [options.timeoutMs=50]
    * @param [options.slackMs=1000]
    * @param [options.maxReconnectDelayMs=1000]
+   * @param [options.rejectCacheSize=10000]
    * @example
    * const store = new RedisStore({ url: 'redis://127.0.0.1:6379', timeoutMs: 50 });
    * const decision = await store.consume('k:abc', algorithm, 1);
@@ -71,6 +95,7 @@ export class RedisStore implements Store {
     clock,
     log,
     maxReconnectDelayMs = 1000,
+    rejectCacheSize = 10_000,
   }: RedisStoreOptions) {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
       throw new Error(`timeoutMs must be a positive integer; got ${timeoutMs}`);
@@ -79,6 +104,8 @@ export class RedisStore implements Store {
     this.#slack = String(Math.max(0, Math.round(slackMs)));
     this.#clock = clock;
     this.#log = log;
+    this.#refusalCap = rejectCacheSize;
+    this.#localNow = clock ?? (() => performance.now());
     this.client = new Redis(url, {
       commandTimeout: timeoutMs,
       connectTimeout: Math.max(500, timeoutMs * 10),
@@ -120,11 +147,30 @@ export class RedisStore implements Store {
     await Promise.all(Object.values(scripts).map((s) => this.client.script('LOAD', s.source)));
   }
 
-  consume(key: string, algorithm: Algorithm, cost: number): Promise<Decision> {
+  consume(key: string, algorithm: Algorithm, cost: number): Decision | Promise<Decision> {
     const script = scripts[algorithm.name as AlgorithmName];
     const { limit, windowMs, burst } = algorithm.params;
+    const redisKey = `${this.prefix}${algorithm.id}|${key}`;
+    if (cost === 1 && this.#refusalCap > 0) {
+      const refusal = this.#refusals.get(redisKey);
+      if (refusal !== undefined) {
+        const now = this.#localNow();
+        if (now < refusal.until) {
+          this.cachedRefusals++;
+          const elapsed = now - refusal.at;
+          return {
+            allowed: false,
+            limit: refusal.limit,
+            remaining: 0,
+            resetMs: Math.max(0, Math.ceil(refusal.resetMs - elapsed)),
+            retryAfterMs: Math.max(1, Math.ceil(refusal.until - now)),
+          };
+        }
+        this.#refusals.delete(redisKey);
+      }
+    }
     const args = [
-      `${this.prefix}${algorithm.id}|${key}`,
+      redisKey,
       this.#clock === undefined ? '' : String(this.#clock()),
       String(cost),
       String(limit),
@@ -132,13 +178,32 @@ export class RedisStore implements Store {
       String(burst),
       this.#slack,
     ];
-    return this.#run(script, args).then((reply) => ({
-      allowed: reply[0] === 1,
-      limit,
-      remaining: reply[1],
-      resetMs: reply[2],
-      retryAfterMs: reply[3],
-    }));
+    return this.#run(script, args).then((reply) => {
+      const decision = {
+        allowed: reply[0] === 1,
+        limit,
+        remaining: reply[1],
+        resetMs: reply[2],
+        retryAfterMs: reply[3],
+      };
+      if (!decision.allowed && cost === 1 && this.#refusalCap > 0) this.#remember(redisKey, decision);
+      return decision;
+    });
+  }
+
+  #remember(redisKey: string, decision: Decision) {
+    if (this.#refusals.size >= this.#refusalCap) {
+      const now = this.#localNow();
+      for (const [k, r] of this.#refusals) if (r.until <= now) this.#refusals.delete(k);
+      if (this.#refusals.size >= this.#refusalCap) this.#refusals.clear();
+    }
+    const at = this.#localNow();
+    this.#refusals.set(redisKey, {
+      at,
+      until: at + decision.retryAfterMs,
+      resetMs: decision.resetMs,
+      limit: decision.limit,
+    });
   }
 
   #run(script: RedisScript, args: string[]): Promise<Reply> {
@@ -173,8 +238,9 @@ export class RedisStore implements Store {
     return count;
   }
 
-  /** Deletes every key under this store's prefix. */
+  /** Deletes every key under this store's prefix (and forgets the cached refusals). */
   async clear(): Promise<void> {
+    this.#refusals.clear();
     let cursor = '0';
     do {
       const [next, keys] = await this.client.scan(
