@@ -1,0 +1,84 @@
+/**
+ * `npm run lab -- --redis`: the local lab starts its own `redis-server` on a free port, the
+ * limiter decides through it, and Ctrl-C stops Redis with everything else.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+
+function processesMatching(...needles: string[]): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (needles.every((needle) => cmdline.includes(needle))) found.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+describe('npm run lab -- --redis', () => {
+  it('runs the limiter on a redis-server of its own, and stops it on Ctrl-C', async () => {
+    const offset = 16_000 + Math.floor(Math.random() * 600) * 10;
+    // dist/ is built by the test setup: run the lab runner itself (what `npm run lab` runs after building).
+    const lab = spawn('npx', ['tsx', 'tools/lab.ts', '--redis', '--port-offset', String(offset)], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ADMIN_TOKEN: 'lab-test-token', REDIS_URL: '' },
+    });
+    let output = '';
+    lab.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    lab.stderr.on('data', (chunk) => {
+      output += chunk;
+    });
+    const exited = new Promise<number | string | null>((resolve) =>
+      lab.once('close', (code, signal) => resolve(code ?? signal)),
+    );
+    try {
+      const deadline = Date.now() + 90_000;
+      while (!/all \d+ services healthy/.test(output) && Date.now() < deadline && lab.exitCode === null) {
+        await sleep(100);
+      }
+      expect(output, output.slice(-3000)).toMatch(/all \d+ services healthy/);
+      const redisPort = /limiter store: redis at redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+      expect(redisPort).toBeDefined();
+      expect(output).toContain('"event":"redis_connected"');
+      expect(processesMatching('redis-server', `:${redisPort}`)).toHaveLength(1);
+
+      const limiter = `http://127.0.0.1:${8080 + offset}`;
+      const config = await fetch(`${limiter}/admin/config`, {
+        headers: { authorization: 'Bearer lab-test-token' },
+      }).then((r) => r.json() as Promise<{ store: string }>);
+      expect(config.store).toBe('redis');
+      // The default policy (10 per second per client): a burst of 25 meets 429s.
+      const statuses = await Promise.all(
+        Array.from({ length: 25 }, () =>
+          fetch(`${limiter}/health`).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+        ),
+      );
+      expect(statuses).toContain(429);
+      const metrics = await fetch(`${limiter}/metrics`).then((r) => r.text());
+      expect(metrics).not.toMatch(/lab_ratelimit_store_errors_total\{[^}]*\} [1-9]/);
+
+      process.kill(-(lab.pid as number), 'SIGINT');
+      expect([0, 'SIGINT']).toContain(await exited);
+      expect(output).toMatch(/lab: stopped 6 service\(s\)/);
+      expect(processesMatching('redis-server', `:${redisPort}`)).toEqual([]);
+    } finally {
+      try {
+        process.kill(-(lab.pid as number), 'SIGKILL');
+      } catch {
+        // nothing left: the normal case
+      }
+    }
+  }, 150_000);
+});
