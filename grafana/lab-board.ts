@@ -215,7 +215,7 @@ export const ROWS: RowSpec[] = [
       {
         title: 'Good user latency (k6)',
         description:
-          "The good user's p95 and p99 as k6 measured them, end to end through the limiter. It stays low and flat while the bad actor floods.",
+          "The good user's p95 and p99 as k6 measured them (k6 sends seconds), end to end through the limiter. They stay low and flat while the bad actor floods.",
         unit: 's',
         kind: 'timeseries',
         k6: true,
