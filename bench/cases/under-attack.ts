@@ -116,8 +116,11 @@ const underAttack: BenchCase = {
     const limiter = await startLimiter(ctx, POLICIES, balancer.url);
     const limiterPid = limiter.proc.pid as number;
     const metricsUrl = `${limiter.url}/metrics`;
-    const goodUser = client(goodActor, GOOD_RATE, 20);
-    const badActor_ = client(badActor, ATTACK_RATE, 64);
+    // Connections: enough that slow answers never leave a client without a free one (wrk
+    // waits for each answer). The bad actor's admitted requests travel the whole chain;
+    // at 100/s and up to a second each on a loaded machine, that is up to 100 connections.
+    const goodUser = client(goodActor, GOOD_RATE, 50);
+    const badActor_ = client(badActor, ATTACK_RATE, 256);
     const { rounds, durationS, warmupS } = ctx.settings;
 
     const quiet = async (seconds: number) => {
