@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlgorithmName } from '../services/limiter/types.js';
-import { type ServiceProcess, startRole, stopAll } from './helpers/processes.js';
+import { type ServiceProcess, spawnRole, startRole, stopAll } from './helpers/processes.js';
 import { type RedisServer, startRedis, stopAllRedis } from './helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'limiter-redis-test-'));
@@ -264,4 +264,38 @@ describe('Redis taken away mid-run', () => {
       });
     }
   }, 120_000);
+});
+
+describe('configuration', () => {
+  it('a bad REDIS_URL or store timeout exits 2 naming the variable', async () => {
+    for (const [env, pattern] of [
+      [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL \(--redis-url\): must be a redis:\/\/ URL/],
+      [{ RATE_LIMIT_STORE_TIMEOUT: 'soon' }, /RATE_LIMIT_STORE_TIMEOUT \(--rate-limit-store-timeout\)/],
+    ] as const) {
+      const limiter = spawnRole('limiter', ['--port', '0'], { RATE_LIMIT_STORE: 'redis', ...env });
+      expect(await limiter.exited).toBe(2);
+      expect(limiter.stderr()).toMatch(pattern);
+    }
+  });
+
+  it('a limiter started while Redis is down starts anyway, applies its fail mode, and uses Redis once it is up', async () => {
+    const redis = await startRedis();
+    await redis.stop();
+    const [limiter] = await limiters(1, {
+      RATE_LIMIT_STORE: 'redis',
+      REDIS_URL: redis.url,
+      RATE_LIMIT_FAIL_MODE: 'closed',
+    });
+    const service = limiter as ServiceProcess;
+    expect(service.stdout()).toContain('"event":"redis_unavailable_at_start"');
+    expect((await send(service.url, 'gcra-client')).status).toBe(503);
+    await redis.start();
+    const deadline = Date.now() + 20_000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 200) {
+      status = (await send(service.url, 'gcra-client')).status;
+      if (status !== 200) await sleep(100);
+    }
+    expect(status).toBe(200);
+  }, 60_000);
 });
