@@ -6,7 +6,6 @@
  * can take the store away mid-run and give it back.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './processes.js';
@@ -90,15 +89,23 @@ export async function startRedis(port?: number): Promise<RedisServer> {
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       const child = proc;
+      let spawnError: Error | undefined;
+      child.once('error', (error) => {
+        spawnError = error;
+      });
       child.stdout?.on('data', (c) => {
         out += c;
       });
       child.stderr?.on('data', (c) => {
         out += c;
       });
-      exited = once(child, 'exit');
+      exited = new Promise((resolve) => child.once('exit', resolve));
       const deadline = Date.now() + 15_000;
       while (Date.now() < deadline) {
+        if (spawnError)
+          throw new Error(
+            `cannot run redis-server (${spawnError.message}): install it (apt-get install redis-server; .ci/run does)`,
+          );
         if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}):\n${out}`);
         if (await ping(chosen)) {
           running.add(server);
