@@ -211,7 +211,7 @@ const balancer: BenchCase = {
         ([k, v]) =>
           `  ${k.padEnd(34)} ${v.toFixed(3)}   | ${cleanRatios ? (cleanRatios[k] as number).toFixed(3) : 'n/a'}`,
       ),
-      `  clean rounds: ${clean.length ? clean.join(', ') : 'none'} of ${ctx.settings.rounds} (judged on ${cleanRatios ? 'clean' : 'all'} rounds)`,
+      `  rounds without a slow phase: ${clean.length} of ${ctx.settings.rounds} [${clean.join(', ')}] (judged on ${cleanRatios ? 'those' : 'all rounds: fewer than 2 clean'})`,
       ...Object.entries(target).map(([k, v]) => `  target ${k}: ${v ? 'met' : 'MISSED'}`),
       ...(skipped.length ? [`skipped: ${skipped.join(', ')} (not installed)`] : []),
     ].join('\n');
