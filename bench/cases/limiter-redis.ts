@@ -3,7 +3,7 @@
  * `limiter-redis`: what the shared Redis store costs.
  * - decisions/s of each algorithm through the Redis store (its exact call: one EVALSHA,
  *   server time) against a local `redis-server`, one call at a time (a latency bound:
- *   one round trip each) and with 64 in flight (auto-pipelined on the one connection);
+ *   one round trip each) and with 64 in flight (pipelined on the one connection);
  * - the limiter's reject path (fixed window, 1 per hour: every request a 429) with the
  *   Redis store against the same limiter with the memory store, interleaved by wrk.
  *

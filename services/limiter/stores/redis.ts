@@ -22,8 +22,8 @@
  *   script ran, so the wait is never shorter than the script's. Cost 1 only (what the data
  *   plane asks); a different cost goes to Redis. Bounded by `rejectCacheSize`.
  *
- * Client: ioredis (see the README for why), auto-pipelining on: the calls of one tick
- * share one socket write.
+ * Client: ioredis (see the README for why), one connection; calls in flight are
+ * pipelined on it (written as they come, answered in order).
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
@@ -111,7 +111,10 @@ export class RedisStore implements Store {
       connectTimeout: Math.max(500, timeoutMs * 10),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      enableAutoPipelining: true,
+      // Off on purpose: ioredis sends one auto-pipeline at a time and starts the next one's
+      // timers only when it is sent, so behind a hung Redis a call could wait two timeouts.
+      // Without it every call is written at once (still pipelined on the one socket).
+      enableAutoPipelining: false,
       // Reconnect forever, 50 ms more per attempt, capped: a dead Redis is not hammered.
       retryStrategy: (attempt) => Math.min(attempt * 50, maxReconnectDelayMs),
       lazyConnect: false,
