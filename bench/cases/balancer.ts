@@ -115,6 +115,20 @@ const balancer: BenchCase = {
       pid: ceiling.proc.pid as number,
     });
 
+    if (ctx.settings.only.includes('forward')) {
+      // Diagnostic, only on request: the shared forward() alone (see bench/lib/forward-proxy.mjs).
+      const port = await freePort();
+      const script = fileURLToPath(new URL('../lib/forward-proxy.mjs', import.meta.url));
+      const proxy = startExternal(process.execPath, [script, String(port), ...upstreams]);
+      ctx.defer(() => proxy.stop());
+      await waitForHttp(`http://127.0.0.1:${port}${PATH}`, 10_000);
+      targets.push({
+        name: 'forward',
+        url: `http://127.0.0.1:${port}${PATH}`,
+        pid: proxy.proc.pid as number,
+      });
+    }
+
     if (!wanted('nginx')) {
       // not asked for (--only)
     } else if (hasTool('nginx')) {
@@ -183,6 +197,29 @@ const balancer: BenchCase = {
           rounds,
         ),
       };
+      if (names.includes('forward')) {
+        r['forward/ceiling req/s'] = pairedRatio(
+          runs,
+          'forward',
+          'ceiling',
+          (x) => x.requestsPerSecond,
+          rounds,
+        );
+        r['forward/ceiling CPU per request'] = pairedRatio(
+          runs,
+          'forward',
+          'ceiling',
+          (x) => x.cpuUsPerRequest,
+          rounds,
+        );
+        r['balancer/forward CPU per request'] = pairedRatio(
+          runs,
+          'balancer',
+          'forward',
+          (x) => x.cpuUsPerRequest,
+          rounds,
+        );
+      }
       for (const other of ['nginx', 'haproxy']) {
         if (!names.includes(other)) continue;
         r[`balancer/${other} req/s`] = pairedRatio(
