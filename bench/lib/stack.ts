@@ -103,16 +103,8 @@ export async function startNginx(
   throw new Error(`nginx (${name}) did not start: ${nginx.output()}`);
 }
 
-/**
- * Sum of the samples of `metric` on `url` (Prometheus text) whose labels include every
- * `labels` pair.
- */
-export async function scrapeSum(
-  url: string,
-  metric: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const text = await fetch(url).then((r) => r.text());
+/** Sum of the samples of `metric` in Prometheus `text` whose labels include every `labels` pair. */
+export function sumSamples(text: string, metric: string, labels: Record<string, string> = {}): number {
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(metric)) continue;
@@ -124,4 +116,13 @@ export async function scrapeSum(
     if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(match[4]);
   }
   return sum;
+}
+
+/** {@link sumSamples} of a fresh scrape of `url`. */
+export async function scrapeSum(
+  url: string,
+  metric: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  return sumSamples(await fetch(url).then((r) => r.text()), metric, labels);
 }
