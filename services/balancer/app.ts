@@ -18,6 +18,7 @@ import { createServiceApp } from '../shared/app.js';
 import type { Logger } from '../shared/logger.js';
 import { methodLabel, type ServiceMetrics } from '../shared/metrics.js';
 import {
+  clientStatus,
   type ForwardOptions,
   type ForwardOutcome,
   forward,
@@ -144,15 +145,7 @@ export function createBalancer({
         attempt(this, upstream);
         return true;
       }
-      const status =
-        outcome.error === undefined || outcome.sent
-          ? outcome.status
-          : outcome.error === 'aborted'
-            ? 499
-            : outcome.error === 'timeout'
-              ? 504
-              : 502;
-      finishMetrics(this, status);
+      finishMetrics(this, clientStatus(outcome));
       return false;
     }
   }

@@ -12,7 +12,7 @@ import { createServiceApp } from '../shared/app.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import { methodLabel } from '../shared/metrics.js';
-import { createUpstreamPool, forward } from '../shared/proxy.js';
+import { clientStatus, createUpstreamPool, forward, PROXY_ROUTE } from '../shared/proxy.js';
 import type { DataPlane } from '../shared/server.js';
 import type { LimiterConfig } from './config.js';
 import { createIdentify } from './identity.js';
@@ -91,9 +91,9 @@ export function createLimiter({
       responseHeaders: headers,
       onDone(outcome) {
         metrics.recordRequest(
-          '/*',
+          PROXY_ROUTE,
           methodLabel(req.method),
-          outcome.status || res.statusCode,
+          clientStatus(outcome),
           outcome.durationMs / 1000,
         );
         if (outcome.error !== undefined && outcome.error !== 'aborted') {

@@ -164,6 +164,17 @@ export function errorKind(error: Error): ForwardErrorKind {
 }
 
 /**
+ * The status the client sees for a try that `onDone` does not take over: the upstream's
+ * own when it answered, else the proxy's (504 on timeout, 502 otherwise, 499 when the
+ * client left first, as nginx logs it). For metrics, recorded from `onDone`.
+ */
+export function clientStatus(outcome: ForwardOutcome): number {
+  if (outcome.error === undefined || outcome.sent) return outcome.status;
+  if (outcome.error === 'aborted') return 499;
+  return outcome.error === 'timeout' ? 504 : 502;
+}
+
+/**
  * Whether a failed try may be sent again to another upstream: nothing reached the
  * client, the method is idempotent (RFC 9110 §9.2.2) and the request has no body
  * (a streamed body cannot be replayed), and the failure was a connect failure or a
