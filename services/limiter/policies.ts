@@ -24,28 +24,19 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseDuration } from '../shared/duration.js';
 import { ALGORITHM_NAMES, createAlgorithm } from './algorithms/index.js';
 import { PARAM_BOUNDS } from './algorithms/params.js';
 import type { Algorithm } from './types.js';
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
 /** `1s`, `60s`, `1m`, `500ms`, or a number of milliseconds → whole milliseconds. */
 const window = z.union([z.number(), z.string()]).transform((value, ctx) => {
   let ms: number;
-  if (typeof value === 'number') {
-    ms = value;
-  } else {
-    const match = DURATION.exec(value.trim());
-    if (!match) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected a duration such as 500ms, 1s, 60s or 1m; got "${value}"`,
-      });
-      return z.NEVER;
-    }
-    ms = Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS];
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
   }
   const { min, max } = PARAM_BOUNDS.windowMs;
   if (!Number.isInteger(ms) || ms < min || ms > max) {

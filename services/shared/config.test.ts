@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, fields, loadConfig, parseDuration } from './config.js';
+import { ConfigError, fields, loadConfig } from './config.js';
+import { parseDuration } from './duration.js';
 
 const shape = {
   port: fields.port(5001),
@@ -101,12 +102,19 @@ describe('parseDuration', () => {
     ['1.5s', 1500],
     ['2m', 120_000],
     ['1h', 3_600_000],
+    ['1m30s', 90_000],
   ])('%s → %d ms', (input, expected) => {
     expect(parseDuration(input)).toBe(expected);
   });
 
+  it('reads a bare number in the unit the caller gives (seconds on the CLIs)', () => {
+    expect(parseDuration('10', 1000)).toBe(10_000);
+    expect(parseDuration(2, 1000)).toBe(2_000);
+  });
+
   it('throws on anything else', () => {
-    expect(() => parseDuration('-1s')).toThrow(/expected a duration/);
-    expect(() => parseDuration('1 day')).toThrow(/expected a duration/);
+    for (const bad of ['-1s', '1 day', 's', '10 sec', '1m30', '']) {
+      expect(() => parseDuration(bad), bad).toThrow(/expected a duration/);
+    }
   });
 });

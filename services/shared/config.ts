@@ -8,6 +8,7 @@
  * variable, the flag and what was expected, so `main.ts` can print it and exit.
  */
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 
 /** Where a config field is read from. */
 export interface FieldSource {
@@ -133,14 +134,3 @@ export const fields = {
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
 };
-
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-/** `1500`, `"1500"`, `"1.5s"`, `"2m"` → milliseconds. @throws {Error} on anything else. */
-export function parseDuration(value: number | string): number {
-  if (typeof value === 'number') return value;
-  const match = DURATION.exec(value.trim());
-  if (!match) throw new Error(`expected a duration such as 500ms, 2s or 1m; got "${value}"`);
-  return Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS];
-}

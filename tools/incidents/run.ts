@@ -11,7 +11,7 @@
  * Rates, keys, phases and policies come from `loadtests/scenarios.json` ("incidents").
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseDuration } from '../traffic/duration.js';
+import { parseDuration } from '../../services/shared/duration.js';
 import { runTraffic, type TrafficActor } from '../traffic/engine.js';
 import {
   loadScenarios,
@@ -91,8 +91,8 @@ export async function runIncident(name: IncidentName, options: IncidentOptions):
   const incident = file.incidents[name];
   const log = options.log ?? (() => {});
   const scale = options.scale ?? 1;
-  const phaseMs = options.phaseMs ?? parseDuration(incident.phase);
-  const timeoutMs = parseDuration(incident.timeout);
+  const phaseMs = options.phaseMs ?? parseDuration(incident.phase, 1000);
+  const timeoutMs = parseDuration(incident.timeout, 1000);
   const actors = actorsFor(file, incident.traffic, scale);
   const { limiter, token } = options;
 

@@ -4,7 +4,7 @@
  * redraws in place, anything else gets parsable lines), and Ctrl-C as an AbortSignal
  * (first press: stop cleanly and print the summary; second press: exit at once).
  */
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../../services/shared/duration.js';
 
 /** Where a CLI writes; `isTTY` picks redraw vs one line per interval. */
 export interface Output {
@@ -33,7 +33,7 @@ export function numberFlag(
 export function durationFlag(name: string, value: string | undefined, fallbackMs: number): number {
   if (value === undefined) return fallbackMs;
   try {
-    const parsed = parseDuration(value);
+    const parsed = parseDuration(value, 1000); // a bare number is seconds
     if (parsed <= 0) throw new Error('not positive');
     return parsed;
   } catch {

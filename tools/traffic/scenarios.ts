@@ -5,13 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseDuration } from '../../services/shared/duration.js';
 import type { ArrivalPattern } from './arrivals.js';
-import { parseDuration } from './duration.js';
 
 const duration = z.string().refine(
   (text) => {
     try {
-      parseDuration(text);
+      parseDuration(text, 1000);
       return true;
     } catch {
       return false;
@@ -96,9 +96,14 @@ export function loadScenarios(path: string | URL = SCENARIO_FILE): ScenarioFile 
 
 /** One traffic entry as an arrival pattern. */
 export function patternOf(entry: Traffic[string]): ArrivalPattern {
-  const startMs = entry.startTime ? parseDuration(entry.startTime) : 0;
+  const startMs = entry.startTime ? parseDuration(entry.startTime, 1000) : 0;
   if ('bursts' in entry) {
-    return { kind: 'bursts', everyMs: parseDuration(entry.bursts.every), size: entry.bursts.size, startMs };
+    return {
+      kind: 'bursts',
+      everyMs: parseDuration(entry.bursts.every, 1000),
+      size: entry.bursts.size,
+      startMs,
+    };
   }
   return { kind: 'rate', rate: entry.rate, startMs };
 }

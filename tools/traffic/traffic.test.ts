@@ -3,25 +3,10 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAdminState, parseBalancerMetrics, upstreamFor } from '../viz/balancer-info.js';
 import { due, nextArrivalAt } from './arrivals.js';
-import { parseDuration } from './duration.js';
 import { runTraffic } from './engine.js';
 import { remainingFrom } from './ratelimit-header.js';
 import { loadScenarios, patternOf, requestFor } from './scenarios.js';
 import { classify, percentile, Recorder } from './stats.js';
-
-describe('parseDuration', () => {
-  it('reads k6 durations and bare seconds', () => {
-    expect(parseDuration('500ms')).toBe(500);
-    expect(parseDuration('15s')).toBe(15_000);
-    expect(parseDuration('1m30s')).toBe(90_000);
-    expect(parseDuration('10')).toBe(10_000);
-    expect(parseDuration(2)).toBe(2_000);
-  });
-  it('names a bad value', () => {
-    expect(() => parseDuration('10 sec')).toThrow(/invalid duration "10 sec"/);
-    expect(() => parseDuration('s')).toThrow(/invalid duration/);
-  });
-});
 
 describe('arrivals (open model)', () => {
   it('a rate starts one arrival at 0 and then one every 1/rate, whatever the timer jitter', () => {
