@@ -13,15 +13,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  durationFlag,
-  interruptSignal,
-  numberFlag,
-  type Output,
-  runCli,
-  UsageError,
-  urlFlag,
-} from './traffic/cli.js';
+import { durationFlag, numberFlag, type Output, runTrafficCli, UsageError, urlFlag } from './traffic/cli.js';
 import { runTraffic } from './traffic/engine.js';
 import { loadScenarios, requestFor } from './traffic/scenarios.js';
 import { type ActorCounts, type ActorSummary, type Outcome, Recorder } from './traffic/stats.js';
@@ -165,24 +157,5 @@ export function parseVizRlArgs(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runCli('viz:rl', async () => {
-    let parsed: ReturnType<typeof parseVizRlArgs>;
-    try {
-      parsed = parseVizRlArgs(process.argv.slice(2));
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      throw new UsageError(`${(error as Error).message}\n${USAGE}`);
-    }
-    if (parsed === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    const interrupt = interruptSignal();
-    try {
-      await vizRl({ ...parsed, out: process.stdout, signal: interrupt.signal });
-    } finally {
-      interrupt.dispose();
-    }
-    return 0;
-  });
+  await runTrafficCli('viz:rl', USAGE, parseVizRlArgs, vizRl);
 }

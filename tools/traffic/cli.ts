@@ -88,3 +88,38 @@ export async function runCli(name: string, main: () => Promise<number | undefine
     process.exitCode = 1;
   }
 }
+
+/**
+ * The whole `main` of a traffic CLI run as a script: parse the flags (a bad one exits 2
+ * with the message and the usage), `--help`, then run with Ctrl-C as the stop signal.
+ *
+ * @param parse - argv → options, or `'help'`
+ * @param run - gets the options plus `out` (stdout) and `signal` (Ctrl-C)
+ */
+export async function runTrafficCli<Options>(
+  name: string,
+  usage: string,
+  parse: (argv: string[]) => Options | 'help',
+  run: (options: Options & { out: Output; signal: AbortSignal }) => Promise<unknown>,
+): Promise<void> {
+  await runCli(name, async () => {
+    let parsed: Options | 'help';
+    try {
+      parsed = parse(process.argv.slice(2));
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`${(error as Error).message}\n${usage}`);
+    }
+    if (parsed === 'help') {
+      process.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    const interrupt = interruptSignal();
+    try {
+      await run({ ...parsed, out: process.stdout, signal: interrupt.signal });
+    } finally {
+      interrupt.dispose();
+    }
+    return 0;
+  });
+}
