@@ -44,7 +44,7 @@ export function createMetrics(
 
   /** Pending counts per label set, handed to prom-client when Prometheus scrapes. */
   const children = new Map<string, Child>();
-  const requests = new Counter({
+  new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests answered, by route template, method and status.',
     labelNames: HTTP_LABELS,
@@ -58,7 +58,7 @@ export function createMetrics(
       }
     },
   });
-  const duration = new Histogram({
+  new Histogram({
     name: 'http_request_duration_seconds',
     help: 'Time from request received to response finished, by route template, method and status.',
     labelNames: HTTP_LABELS,
@@ -70,8 +70,6 @@ export function createMetrics(
       }
     },
   });
-  void requests;
-  void duration;
 
   return {
     registry,
