@@ -181,7 +181,7 @@ bench: ## the benchmarks (npm run bench; BENCH_ARGS="--quick" or "--case under-a
 	npm run bench -- $(BENCH_ARGS)
 
 .PHONY: dashboards
-dashboards: ## regenerate grafana/dashboards/*.json from grafana/dashboards.ts
+dashboards: ## regenerate grafana/dashboards/lab.json from grafana/lab-board.ts
 	npm run dashboards
 
 # ── the workshop experience (tools/, docs/LAB.md) ───────────────────────────────────────
