@@ -8,7 +8,7 @@
  * afterwards; a comparison whose tool is missing is skipped with a message.
  *
  * Durations: every case at once (the default run) keeps to ~5 minutes with 3 rounds of
- * 4 s and 2 s warm-ups; one case (`--case NAME`) gets 5 rounds of 8 s and 5 s warm-ups;
+ * 3 s and 2 s warm-ups; one case (`--case NAME`) gets 5 rounds of 8 s and 5 s warm-ups;
  * `--quick` is a smoke run (1 round of 2 s, under about a minute for everything).
  * `--rounds` and `--duration` override either.
  *
@@ -69,7 +69,7 @@ const defaults = values.quick
   ? { rounds: 1, durationS: 2, warmupS: 1 }
   : values.case
     ? { rounds: 5, durationS: 8, warmupS: 5 }
-    : { rounds: 3, durationS: 4, warmupS: 2 };
+    : { rounds: 3, durationS: 3, warmupS: 2 };
 const settings: BenchSettings = {
   quick: values.quick,
   rounds: positiveInt('rounds', values.rounds, defaults.rounds),
@@ -77,6 +77,7 @@ const settings: BenchSettings = {
   warmupS: defaults.warmupS,
   connections: positiveInt('connections', values.connections, 50),
   only: values.only ? values.only.split(',').map((t) => t.trim()) : [],
+  oneCase: values.case !== undefined,
 };
 
 process.stdout.write('bench: building dist/ ...\n');

@@ -17,6 +17,8 @@ export interface BenchSettings {
   connections: number;
   /** `--only a,b`: measure only these targets of a case (for a focused A/B); empty = all. */
   only: string[];
+  /** `--case NAME`: this case runs alone, so it may take longer than in a run of every case. */
+  oneCase?: boolean;
 }
 
 export interface BenchContext {
