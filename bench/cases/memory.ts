@@ -22,6 +22,9 @@
  * `MemoryStore.consume`); this is the whole service, HTTP parser, proxy and metrics
  * included.
  *
+ * `BENCH_LIMITER_NODE_OPTIONS="--max-old-space-size=96"` runs the limiter with those V8
+ * flags (and only the limiter), to measure what bounding the heap does.
+ *
  * Target (issue 8): limiter RSS after 1M unique keys ≤ 150 MB.
  */
 
@@ -77,7 +80,13 @@ const memory: BenchCase = {
       // the run lasts; the store fills to its cap and from there drops the least recently used.
       'default: { algorithm: token-bucket, limit: 10, window: 1h }\n',
       `http://127.0.0.1:${upstreamPort}`,
-      { ADMIN_TOKEN: 'bench-admin-token' },
+      {
+        ADMIN_TOKEN: 'bench-admin-token',
+        // V8 heap flags for the limiter alone, to try a bound: see the README's Performance.
+        ...(process.env.BENCH_LIMITER_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.BENCH_LIMITER_NODE_OPTIONS }
+          : {}),
+      },
     );
     const pid = limiter.proc.pid as number;
     const metricsUrl = `${limiter.url}/metrics`;
@@ -88,7 +97,10 @@ const memory: BenchCase = {
     }).then((r) => r.json())) as { maxKeys: number };
 
     const start = { ...memoryOf(pid), keys: 0, trackedKeys: await tracked(), seconds: 0 };
-    ctx.log(`start: RSS ${mb(start.rssBytes)} MB`);
+    const nodeOptions = process.env.BENCH_LIMITER_NODE_OPTIONS ?? '';
+    ctx.log(
+      `start: RSS ${mb(start.rssBytes)} MB${nodeOptions ? `, limiter NODE_OPTIONS="${nodeOptions}"` : ''}`,
+    );
     const samples = [start];
     const began = performance.now();
     const chunkS = ctx.settings.quick ? 3 : 6;
@@ -138,6 +150,7 @@ const memory: BenchCase = {
       'peak RSS ≤ 150 MB': reached && last.peakRssBytes <= LIMIT_BYTES,
     };
     const summary = [
+      ...(nodeOptions ? [`limiter run with NODE_OPTIONS="${nodeOptions}"`] : []),
       `keys decided  tracked   RSS MB   peak RSS MB   (limiter process; store cap ${maxKeys})`,
       ...samples
         .filter((_, i) => i === 0 || i === samples.length - 1 || i % Math.ceil(samples.length / 8) === 0)
@@ -152,6 +165,7 @@ const memory: BenchCase = {
     return {
       result: {
         targetKeys,
+        nodeOptions,
         reached,
         maxSeconds,
         maxKeys,
