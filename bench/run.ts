@@ -9,14 +9,15 @@
  *
  * Durations: every case at once (the default run) keeps to ~5 minutes with 3 rounds of
  * 3 s and 2 s warm-ups; one case (`--case NAME`) gets 5 rounds of 8 s and 5 s warm-ups;
- * `--quick` is a smoke run (1 round of 2 s, under about a minute for everything).
+ * `--quick` is a smoke run (1 round of 1 s, about a minute for everything).
+ * `dist/` is rebuilt first unless it is newer than every file under `services/`.
  * `--rounds` and `--duration` override either.
  *
  * Numbers from a shared 2-core machine are noisy: read the paired same-round ratios,
  * not the absolute req/s.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +67,7 @@ const positiveInt = (name: string, text: string | undefined, fallback: number) =
 };
 // Quick: a smoke run. Every case: fits ~5 minutes. One case: a longer measurement.
 const defaults = values.quick
-  ? { rounds: 1, durationS: 2, warmupS: 1 }
+  ? { rounds: 1, durationS: 1, warmupS: 1 }
   : values.case
     ? { rounds: 5, durationS: 8, warmupS: 5 }
     : { rounds: 3, durationS: 3, warmupS: 2 };
@@ -80,8 +81,26 @@ const settings: BenchSettings = {
   oneCase: values.case !== undefined,
 };
 
-process.stdout.write('bench: building dist/ ...\n');
-execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+/** Newest modification time under `dir` (ms), 0 when it does not exist. */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return latest;
+}
+const root = join(here, '..');
+const built = existsSync(join(root, 'dist', 'main.js')) ? newest(join(root, 'dist')) : 0;
+if (
+  built === 0 ||
+  newest(join(root, 'services')) > built ||
+  statSync(join(root, 'package.json')).mtimeMs > built
+) {
+  process.stdout.write('bench: building dist/ ...\n');
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+} else {
+  process.stdout.write('bench: dist/ is newer than services/: not rebuilt\n');
+}
 
 const resultsDir = join(here, 'results');
 mkdirSync(resultsDir, { recursive: true });
