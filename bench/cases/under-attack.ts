@@ -29,6 +29,8 @@ import type { BenchCase, BenchContext } from '../lib/types.js';
 /** The bad actor's quota (the default policy: one per key), requests/s. */
 const BAD_QUOTA = 100;
 const ATTACK_RATE = 10_000;
+/** The bad actor's connections (`BENCH_ATTACK_CONNECTIONS`, default 256). */
+const ATTACK_CONNECTIONS = Number(process.env.BENCH_ATTACK_CONNECTIONS ?? 256) || 256;
 /** The good user's rate, half its own quota. */
 const GOOD_RATE = 100;
 const GOOD_QUOTA = 200;
@@ -143,7 +145,7 @@ const underAttack: BenchCase = {
     // waits for each answer). The bad actor's admitted requests travel the whole chain;
     // at 100/s and up to a second each on a loaded machine, that is up to 100 connections.
     const goodUser = client(goodActor, GOOD_RATE, 50);
-    const badActor_ = client(badActor, ATTACK_RATE, 256);
+    const badActor_ = client(badActor, ATTACK_RATE, ATTACK_CONNECTIONS);
     const { rounds, durationS, warmupS } = ctx.settings;
 
     const quiet = async (seconds: number) => {
@@ -293,7 +295,7 @@ const underAttack: BenchCase = {
       'phase                     2xx/sent   success     ans/s  p50 ms  p95 ms  p99 ms  limiter CPU',
       row('good user alone', q),
       row(`good user + attack`, a),
-      `bad actor: attempted ${summaryFigures.badAttemptedPerSecond}/s, admitted ${summaryFigures.badAdmittedPerSecond}/s (quota ${BAD_QUOTA}/s)`,
+      `bad actor (${ATTACK_CONNECTIONS} connections): attempted ${summaryFigures.badAttemptedPerSecond}/s, admitted ${summaryFigures.badAdmittedPerSecond}/s (quota ${BAD_QUOTA}/s)`,
       '',
       'same-round ratios (median over rounds):',
       ...Object.entries(summaryFigures.ratios).map(([k, v]) => `  ${k.padEnd(34)} ${v.toFixed(4)}`),
