@@ -4,24 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-
-/** PIDs of live processes whose command line contains every one of `needles`. */
-function processesMatching(...needles: string[]): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (needles.every((needle) => cmdline.includes(needle))) found.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
-}
+import { processesMatching } from './helpers/processes.js';
 
 describe('npm run lab', () => {
   it('starts every service healthy and stops them all on Ctrl-C', async () => {

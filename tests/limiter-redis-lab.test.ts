@@ -3,23 +3,9 @@
  * limiter decides through it, and Ctrl-C stops Redis with everything else.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-
-function processesMatching(...needles: string[]): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (needles.every((needle) => cmdline.includes(needle))) found.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
-}
+import { processesMatching } from './helpers/processes.js';
 
 describe('npm run lab -- --redis', () => {
   it('runs the limiter on a redis-server of its own, and stops it on Ctrl-C', async () => {

@@ -15,15 +15,20 @@ import type { Decision } from './types.js';
 /** Whole seconds, rounded up: 1 ms → 1, 1000 ms → 1, 1001 ms → 2. */
 export const seconds = (ms: number) => Math.ceil(ms / 1000);
 
-/** The fields for an admitted request (added to the upstream's response). */
-export function allowedHeaders(policy: Policy, decision: Decision, legacy: boolean): string[] {
+/** Appends `RateLimit-Policy`, `RateLimit` and, with `legacy`, the `X-RateLimit-*` fields. */
+function pushRateLimitFields(
+  headers: string[],
+  policy: Policy,
+  decision: Decision,
+  legacy: boolean,
+): string[] {
   const reset = seconds(decision.resetMs);
-  const headers = [
+  headers.push(
     'RateLimit-Policy',
     policy.policyHeader,
     'RateLimit',
     `${policy.rateLimitPrefix}${decision.remaining};t=${reset}`,
-  ];
+  );
   if (legacy) {
     headers.push(
       'X-RateLimit-Limit',
@@ -37,6 +42,11 @@ export function allowedHeaders(policy: Policy, decision: Decision, legacy: boole
   return headers;
 }
 
+/** The fields for an admitted request (added to the upstream's response). */
+export function allowedHeaders(policy: Policy, decision: Decision, legacy: boolean): string[] {
+  return pushRateLimitFields([], policy, decision, legacy);
+}
+
 /** The 429 answer: the problem+json body and every header, `Retry-After` first. */
 export function rejection(
   policy: Policy,
@@ -44,30 +54,13 @@ export function rejection(
   legacy: boolean,
 ): { headers: string[]; body: string } {
   const retry = String(seconds(decision.retryAfterMs));
-  const reset = seconds(decision.resetMs);
   // Policy names are ASCII (validated), so the body's length in bytes is its length.
   const body = `${policy.problemPrefix}${retry}}`;
-  const headers = [
-    'Content-Type',
-    'application/problem+json',
-    'Content-Length',
-    String(body.length),
-    'Retry-After',
-    retry,
-    'RateLimit-Policy',
-    policy.policyHeader,
-    'RateLimit',
-    `${policy.rateLimitPrefix}${decision.remaining};t=${reset}`,
-  ];
-  if (legacy) {
-    headers.push(
-      'X-RateLimit-Limit',
-      String(decision.limit),
-      'X-RateLimit-Remaining',
-      String(decision.remaining),
-      'X-RateLimit-Reset',
-      String(reset),
-    );
-  }
+  const headers = pushRateLimitFields(
+    ['Content-Type', 'application/problem+json', 'Content-Length', String(body.length), 'Retry-After', retry],
+    policy,
+    decision,
+    legacy,
+  );
   return { headers, body };
 }
