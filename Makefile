@@ -57,6 +57,14 @@ define admin
 	docker exec -i $(1) node - $(2) < docker/admin.mjs
 endef
 
+# Admin targets go to the compose lab's containers when it runs, else to the local lab
+# (npm run lab) over 127.0.0.1: $(call local_admin,<port>,<action> <arg>).
+COMPOSE_UP = [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && \
+	[ -n "$$($(COMPOSE) ps -q balancer 2>/dev/null)$$($(SCALED) ps -q front 2>/dev/null)" ]
+define local_admin
+	ADMIN_URL=http://127.0.0.1:$(1) node docker/admin.mjs $(2)
+endef
+
 .PHONY: help
 help: ## list the targets
 	@echo "Load balancing & rate limiting lab"
@@ -134,22 +142,22 @@ distribution: ## k6: how requests spread over the nodes (from X-Upstream), throu
 	$(call k6,distribution)
 
 .PHONY: strategy
-strategy: ## switch the balancer's strategy live: make strategy S=least-connections
-	$(need_docker)
+strategy: ## switch the balancer's strategy live: make strategy S=least-connections (compose or local lab)
 	@test -n "$(S)" || { echo "usage: make strategy S=<round-robin|weighted-round-robin|random|least-connections|power-of-two|peak-ewma|consistent-hash>" >&2; exit 2; }
-	@$(PICK) $(call admin,$$($$C ps -q balancer),put '{"strategy":"$(S)"}')
+	@if $(COMPOSE_UP); then $(PICK) $(call admin,$$($$C ps -q balancer),put '{"strategy":"$(S)"}'); \
+	else $(call local_admin,8081,put '{"strategy":"$(S)"}'); fi
 
 .PHONY: algorithm
-algorithm: ## switch every rate-limit policy's algorithm live: make algorithm A=fixed-window
-	$(need_docker)
+algorithm: ## switch every rate-limit policy's algorithm live: make algorithm A=fixed-window (compose or local lab)
 	@test -n "$(A)" || { echo "usage: make algorithm A=<token-bucket|fixed-window|sliding-window-log|sliding-window-counter|gcra>" >&2; exit 2; }
-	@$(PICK) for id in $$($$C ps -q limiter); do $(call admin,$$id,algorithm $(A)) || exit 1; done
+	@if $(COMPOSE_UP); then $(PICK) for id in $$($$C ps -q limiter); do $(call admin,$$id,algorithm $(A)) || exit 1; done; \
+	else $(call local_admin,8080,algorithm $(A)); fi
 
 .PHONY: slow
-slow: ## give a node simulated CPU load: make slow NODE=2 LOAD=30 (LOAD=0 heals it)
-	$(need_docker)
-	@$(PICK) id=$(NODE_CONTAINER); test -n "$$id" || { echo "no node $(NODE)" >&2; exit 1; }; \
-	$(call admin,$$id,put '{"loadFactor":$(LOAD)}')
+slow: ## give a node simulated CPU load: make slow NODE=2 LOAD=30 (LOAD=0 heals it; compose or local lab)
+	@if $(COMPOSE_UP); then $(PICK) id=$(NODE_CONTAINER); test -n "$$id" || { echo "no node $(NODE)" >&2; exit 1; }; \
+	$(call admin,$$id,put '{"loadFactor":$(LOAD)}'); \
+	else $(call local_admin,$$((5000 + $(NODE))),put '{"loadFactor":$(LOAD)}'); fi
 
 .PHONY: kill
 kill: ## kill a node (SIGKILL): make kill NODE=2

@@ -187,6 +187,17 @@ if (unavailable && CI) {
       expect([...seen.keys()].sort()).toEqual(['node-1', 'node-2', 'node-3']);
     });
 
+    it('`make strategy`, `make slow` and `make algorithm` reach the running containers', async () => {
+      // Each prints the service's answer to its PUT /admin/config: the new effective config.
+      expect((await make('strategy', 'S=least-connections')).stdout).toMatch(
+        /"strategy":"least-connections"/,
+      );
+      expect((await make('slow', 'NODE=3', 'LOAD=0')).stdout).toMatch(/"loadFactor":0/);
+      expect((await make('algorithm', 'A=gcra')).stdout).toMatch(/"algorithm":"gcra"/);
+      await make('algorithm', 'A=token-bucket');
+      await make('strategy', 'S=round-robin');
+    });
+
     it('`make kill NODE=2` under traffic fails no good-client request', async () => {
       const statuses: (number | string)[] = [];
       let stop = false;
