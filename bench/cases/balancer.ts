@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alternate, cleanRounds, pairedRatio, summarize, type Target, table } from '../lib/compare.js';
 import { freePort, hasTool, spawnRole, startExternal, waitForHttp } from '../lib/processes.js';
+import { startNginx } from '../lib/stack.js';
 import type { BenchCase, BenchContext } from '../lib/types.js';
 
 const PATH = '/health';
@@ -133,21 +134,8 @@ const balancer: BenchCase = {
       // not asked for (--only)
     } else if (hasTool('nginx')) {
       const port = await freePort();
-      const conf = join(ctx.tmpDir, 'nginx.conf');
-      writeFileSync(conf, nginxConfig(ctx.tmpDir, port, upstreams));
-      const nginx = startExternal('nginx', [
-        '-c',
-        conf,
-        '-p',
-        ctx.tmpDir,
-        '-e',
-        join(ctx.tmpDir, 'nginx-error.log'),
-      ]);
-      ctx.defer(() => nginx.stop());
-      await waitForHttp(`http://127.0.0.1:${port}${PATH}`, 10_000).catch((error) => {
-        throw new Error(`nginx did not start: ${nginx.output()}\n${error}`);
-      });
-      targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}${PATH}`, pid: nginx.proc.pid as number });
+      const pid = await startNginx(ctx, 'nginx', port, nginxConfig(ctx.tmpDir, port, upstreams), PATH);
+      targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}${PATH}`, pid });
     } else {
       skipped.push('nginx');
       ctx.log('SKIP nginx comparison: nginx is not installed');

@@ -25,6 +25,7 @@ import {
   treeCpuSeconds,
   waitForHttp,
 } from '../lib/processes.js';
+import { startNginx } from '../lib/stack.js';
 import type { BenchCase, BenchContext } from '../lib/types.js';
 import { wrk } from '../lib/wrk.js';
 
@@ -191,29 +192,9 @@ const limiterReject: BenchCase = {
 
     if (hasTool('nginx')) {
       const port = await freePort();
-      const conf = join(ctx.tmpDir, 'nginx-rl.conf');
       writeFileSync(join(ctx.tmpDir, 'allowed.txt'), 'ok\n');
-      writeFileSync(conf, nginxConfig(ctx.tmpDir, port, answer));
-      const nginx = startExternal('nginx', [
-        '-c',
-        conf,
-        '-p',
-        ctx.tmpDir,
-        '-e',
-        join(ctx.tmpDir, 'nginx-rl-error.log'),
-      ]);
-      ctx.defer(() => nginx.stop());
-      const nginxUrl = `http://127.0.0.1:${port}/`;
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) {
-        up = await fetch(nginxUrl).then(
-          (r) => r.arrayBuffer().then(() => true),
-          () => false,
-        );
-        if (!up) await sleep(50);
-      }
-      if (!up) throw new Error(`nginx did not start: ${nginx.output()}`);
-      targets.push({ name: 'nginx', url: nginxUrl, pid: nginx.proc.pid as number });
+      const pid = await startNginx(ctx, 'nginx-rl', port, nginxConfig(ctx.tmpDir, port, answer));
+      targets.push({ name: 'nginx', url: `http://127.0.0.1:${port}/`, pid });
     } else {
       skipped.push('nginx');
       ctx.log('SKIP nginx comparison: nginx is not installed');
