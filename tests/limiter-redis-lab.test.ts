@@ -2,36 +2,20 @@
  * `npm run lab -- --redis`: the local lab starts its own `redis-server` on a free port, the
  * limiter decides through it, and Ctrl-C stops Redis with everything else.
  */
-import { spawn } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { processesMatching } from './helpers/processes.js';
+import { processesMatching, startLab } from './helpers/processes.js';
 
 describe('npm run lab -- --redis', () => {
   it('runs the limiter on a redis-server of its own, and stops it on Ctrl-C', async () => {
     const offset = 16_000 + Math.floor(Math.random() * 600) * 10;
     // dist/ is built by the test setup: run the lab runner itself (what `npm run lab` runs after building).
-    const lab = spawn('npx', ['tsx', 'tools/lab.ts', '--redis', '--port-offset', String(offset)], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ADMIN_TOKEN: 'lab-test-token', REDIS_URL: '' },
+    const lab = startLab('npx', ['tsx', 'tools/lab.ts', '--redis', '--port-offset', String(offset)], {
+      ADMIN_TOKEN: 'lab-test-token',
+      REDIS_URL: '',
     });
-    let output = '';
-    lab.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    lab.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const exited = new Promise<number | string | null>((resolve) =>
-      lab.once('close', (code, signal) => resolve(code ?? signal)),
-    );
     try {
-      const deadline = Date.now() + 90_000;
-      while (!/all \d+ services healthy/.test(output) && Date.now() < deadline && lab.exitCode === null) {
-        await sleep(100);
-      }
-      expect(output, output.slice(-3000)).toMatch(/all \d+ services healthy/);
+      await lab.healthy();
+      const output = lab.output();
       const redisPort = /limiter store: redis at redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
       expect(redisPort).toBeDefined();
       expect(output).toContain('"event":"redis_connected"');
@@ -55,13 +39,13 @@ describe('npm run lab -- --redis', () => {
       const metrics = await fetch(`${limiter}/metrics`).then((r) => r.text());
       expect(metrics).not.toMatch(/lab_ratelimit_store_errors_total\{[^}]*\} [1-9]/);
 
-      process.kill(-(lab.pid as number), 'SIGINT');
-      expect([0, 'SIGINT']).toContain(await exited);
-      expect(output).toMatch(/lab: stopped 6 service\(s\)/);
+      process.kill(-(lab.proc.pid as number), 'SIGINT');
+      expect([0, 'SIGINT']).toContain(await lab.closed);
+      expect(lab.output(), lab.output().slice(-2500)).toMatch(/lab: stopped 6 service\(s\)/);
       expect(processesMatching('redis-server', `:${redisPort}`)).toEqual([]);
     } finally {
       try {
-        process.kill(-(lab.pid as number), 'SIGKILL');
+        process.kill(-(lab.proc.pid as number), 'SIGKILL');
       } catch {
         // nothing left: the normal case
       }

@@ -242,8 +242,14 @@ async function main() {
     process.exit(1);
   }
 
-  process.once('SIGINT', () => void stopAll(0));
-  process.once('SIGTERM', () => void stopAll(0));
+  // `on`, not `once`: Ctrl-C reaches this process twice when it runs under npm/tsx (from the
+  // terminal's process group and relayed by tsx), and an unhandled second SIGINT would kill
+  // it before its services have stopped.
+  const onSignal = () => {
+    if (!stopping) void stopAll(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   if (flags.redis) {
     labEnv.RATE_LIMIT_STORE = 'redis';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alternate, cleanRounds, pairedRatio, summarize, type Target, table } from '../lib/compare.js';
 import { freePort, hasTool, spawnRole, startExternal, waitForHttp } from '../lib/processes.js';
-import { startNginx } from '../lib/stack.js';
+import { nginxHttpPreamble, startNginx } from '../lib/stack.js';
 import type { BenchCase, BenchContext } from '../lib/types.js';
 
 const PATH = '/health';
@@ -37,12 +37,7 @@ pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx-body;
-  proxy_temp_path ${dir}/nginx-proxy;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  uwsgi_temp_path ${dir}/nginx-uwsgi;
-  scgi_temp_path ${dir}/nginx-scgi;
+${nginxHttpPreamble(dir)}
   upstream nodes {
 ${servers}
     keepalive 64;

@@ -25,7 +25,7 @@ import {
   treeCpuSeconds,
   waitForHttp,
 } from '../lib/processes.js';
-import { startNginx } from '../lib/stack.js';
+import { nginxHttpPreamble, startNginx } from '../lib/stack.js';
 import type { BenchCase, BenchContext } from '../lib/types.js';
 import { wrk } from '../lib/wrk.js';
 
@@ -60,12 +60,7 @@ pid ${dir}/nginx-rl.pid;
 error_log ${dir}/nginx-rl-error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx-body;
-  proxy_temp_path ${dir}/nginx-proxy;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  uwsgi_temp_path ${dir}/nginx-uwsgi;
-  scgi_temp_path ${dir}/nginx-scgi;
+${nginxHttpPreamble(dir)}
   limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;
   limit_req_status 429;
   limit_req_log_level info;

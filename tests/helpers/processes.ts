@@ -148,3 +148,44 @@ export function processesMatching(...needles: string[]): number[] {
   }
   return found;
 }
+
+/** A lab runner started in its own process group, its output collected. */
+export interface LabRun {
+  proc: ChildProcess;
+  output: () => string;
+  /** Settles when every holder of the output pipes is gone (npm, tsx, the lab, its services). */
+  closed: Promise<number | string | null>;
+  /** Waits for the "all N services healthy" line; fails with the output tail. */
+  healthy(timeoutMs?: number): Promise<void>;
+}
+
+export function startLab(command: string, args: string[], env: Record<string, string>): LabRun {
+  const proc = spawn(command, args, {
+    detached: true, // its own process group, like a terminal's foreground job
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let out = '';
+  proc.stdout?.on('data', (chunk) => {
+    out += chunk;
+  });
+  proc.stderr?.on('data', (chunk) => {
+    out += chunk;
+  });
+  const closed = new Promise<number | string | null>((resolve) =>
+    proc.once('close', (code, signal) => resolve(code ?? signal)),
+  );
+  return {
+    proc,
+    output: () => out,
+    closed,
+    async healthy(timeoutMs = 90_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!/all \d+ services healthy/.test(out) && Date.now() < deadline && proc.exitCode === null) {
+        await sleep(100);
+      }
+      if (!/all \d+ services healthy/.test(out))
+        throw new Error(`the lab did not become healthy:\n${out.slice(-3000)}`);
+    },
+  };
+}
