@@ -273,5 +273,13 @@ export function loadPoliciesFile(file: string): PolicySet {
       })),
     );
   }
-  return compilePolicies(doc.toJS(), file);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (error) {
+    // toJS refuses an alias bomb (more than `maxAliasCount` alias expansions) and an
+    // alias it cannot resolve: a bad file too, not a crash of the service.
+    throw new PolicyError(file, [{ path: '(yaml)', message: (error as Error).message }]);
+  }
+  return compilePolicies(value, file);
 }
