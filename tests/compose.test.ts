@@ -163,6 +163,30 @@ if (unavailable && CI) {
       }
     });
 
+    it('runs every container unprivileged, without capabilities, read-only, published on 127.0.0.1', async () => {
+      const ids = (await composeRun('ps', '-q')).stdout.split('\n').filter(Boolean);
+      for (const id of ids) {
+        const inspect = await runOk('docker', [
+          'inspect',
+          '-f',
+          '{{.Name}}|{{.HostConfig.ReadonlyRootfs}}|{{json .HostConfig.CapDrop}}|{{json .HostConfig.SecurityOpt}}|{{json .NetworkSettings.Ports}}',
+          id,
+        ]);
+        const [name, readOnly, capDrop, securityOpt, ports] = inspect.stdout.trim().split('|');
+        expect(readOnly, name).toBe('true');
+        expect(JSON.parse(capDrop as string), name).toEqual(['ALL']);
+        expect(JSON.parse(securityOpt as string), name).toContain('no-new-privileges:true');
+        const bindings = Object.values(JSON.parse(ports as string) ?? {}).flatMap(
+          (list) => (list as { HostIp: string }[] | null) ?? [],
+        );
+        for (const binding of bindings) expect(binding.HostIp, name).toBe('127.0.0.1');
+        // The process inside is not root, and the root filesystem refuses writes.
+        expect((await runOk('docker', ['exec', id, 'id', '-u'])).stdout.trim(), name).not.toBe('0');
+        const write = await run('docker', ['exec', id, 'touch', '/probe']);
+        expect(write.code, name).not.toBe(0);
+      }
+    });
+
     it('throttles a bad client with 429 while a good client gets 200', async () => {
       // The bad actor (default policy: 10/s) bursts 60 at once; the good user (20/s) sends 10 at 5/s.
       const bad = await Promise.all(Array.from({ length: 60 }, () => get('bad-actor')));

@@ -261,6 +261,10 @@ export function createBalancer({
         strategyName = patch.strategy;
       }
     },
+    settings: () => ({
+      strategy: strategyName,
+      ...Object.fromEntries(upstreams.all.map((u) => [`weight ${u.id}`, String(u.weight)])),
+    }),
   };
 
   const app = createServiceApp({

@@ -17,7 +17,7 @@ import type { DataPlane } from '../shared/server.js';
 import type { LimiterConfig } from './config.js';
 import { createIdentify } from './identity.js';
 import { createLimiterMetrics } from './metrics.js';
-import { compilePolicies, PolicyError, type PolicySet } from './policies.js';
+import { compilePolicies, PolicyError, type PolicySet, policySettings } from './policies.js';
 import { type Pass, rateLimit } from './rate-limit.js';
 import type { Store } from './types.js';
 
@@ -80,6 +80,7 @@ export function createLimiter({
         clients: Object.fromEntries([...policies.byKey.values()].map((p) => [p.name, p.summary])),
       });
     },
+    settings: () => policySettings(policies),
   };
 
   const app = createServiceApp({ metrics, log, adminToken: config.adminToken, live });

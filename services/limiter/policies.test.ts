@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compilePolicies, DEFAULT_POLICIES, loadPoliciesFile, PolicyError } from './policies.js';
+import {
+  compilePolicies,
+  DEFAULT_POLICIES,
+  loadPoliciesFile,
+  PolicyError,
+  policySettings,
+} from './policies.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'policies-'));
 function file(name: string, text: string) {
@@ -147,5 +153,31 @@ describe('policies: bad input gets an error naming the file, the path and the re
   it('duplicate keys in YAML are refused', () => {
     const path = file('dup.yaml', 'clients:\n  a: { exempt: true }\n  a: { exempt: true }\n');
     expect(() => loadPoliciesFile(path)).toThrow(/line 3, column 3/);
+  });
+});
+
+describe('policySettings (the config-change marks)', () => {
+  it('names one setting per policy, with algorithm and limit/window as text', () => {
+    const set = compilePolicies(
+      {
+        default: { algorithm: 'token-bucket', limit: 10, window: '1s' },
+        clients: {
+          'good-user': { algorithm: 'gcra', limit: 20, window: '1s', burst: 40 },
+          internal: { algorithm: 'fixed-window', limit: 1000, window: '60s', burst: 1000 },
+          partner: { exempt: true },
+        },
+      },
+      'test',
+    );
+    expect(policySettings(set)).toEqual({
+      'policy default': 'token-bucket 10/1s',
+      'policy good-user': 'gcra 20/1s burst 40',
+      'policy internal': 'fixed-window 1000/60s',
+      'policy partner': 'exempt',
+    });
+  });
+
+  it('shows the built-in default when the document leaves it out', () => {
+    expect(policySettings(compilePolicies({}, 'test'))).toEqual({ 'policy default': 'token-bucket 10/1s' });
   });
 });

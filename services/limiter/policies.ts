@@ -221,6 +221,33 @@ function compilePolicy(name: string, input: z.output<typeof policySchema>, isDef
   };
 }
 
+type PolicyOutput = z.output<typeof policySchema>;
+
+/**
+ * A policy as a config-change mark shows it: `token-bucket 10/1s`, `gcra 20/1s burst 40`
+ * (burst only when it differs from the limit), or `exempt`.
+ */
+export function policyText(policy: PolicyOutput): string {
+  if (policy.exempt) return 'exempt';
+  const burst = policy.burst !== undefined && policy.burst !== policy.limit ? ` burst ${policy.burst}` : '';
+  return `${policy.algorithm} ${policy.limit}/${formatWindow(policy.window as number)}${burst}`;
+}
+
+/**
+ * One setting per policy (`policy default`, `policy good-user`), so a reload shows as one
+ * mark per policy that changed ("policy default token-bucket 10/1s → fixed-window 100/60s"),
+ * not one opaque "policies changed".
+ */
+export function policySettings(policies: PolicySet): Record<string, string> {
+  const settings: Record<string, string> = {
+    'policy default': policyText(policies.document.default ?? DEFAULT_POLICY),
+  };
+  for (const [name, policy] of Object.entries(policies.document.clients)) {
+    settings[`policy ${name}`] = policyText(policy);
+  }
+  return settings;
+}
+
 /**
  * Validates and compiles a policies document (parsed YAML or JSON).
  * @param source - named in errors: the file path, or `PUT /admin/config`

@@ -75,6 +75,11 @@ export function createNodeApp({ config, metrics, log, random = Math.random }: No
     apply(patch) {
       Object.assign(load, patch);
     },
+    settings: () => ({
+      'load factor': String(load.loadFactor),
+      latency: `${load.latencyMs} ms`,
+      'fail rate': String(load.failRate),
+    }),
   };
 
   const app = createServiceApp({

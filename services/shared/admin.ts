@@ -3,6 +3,10 @@
  * The admin API every service shares: a bearer-token guard on `/admin/*` and
  * `GET`/`PUT /admin/config` with zod-validated partial updates.
  *
+ * Every update that changes something is also recorded as metrics (config-changes.ts): the
+ * service's named settings are read before and after, and each one that differs becomes a
+ * change mark for the Grafana board ("strategy round-robin → least-connections").
+ *
  * No token configured → the admin API is off (404, as if it did not exist); a wrong or
  * missing token → 401. Tokens are compared in constant time over their SHA-256 digests,
  * so neither the content nor the length leaks through timing.
@@ -10,6 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
+import { type ConfigChanges, diffSettings, flattenSettings, type Settings } from './config-changes.js';
 import type { Logger } from './logger.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -47,6 +52,11 @@ export interface LiveConfig<Update extends z.ZodType> {
   update: Update;
   /** Applies a validated update; throws `InvalidUpdateError` to refuse it (nothing changes). */
   apply(patch: z.infer<Update>): void | Promise<void>;
+  /**
+   * The settings a learner would name, each with its value as text (`{"load factor": "30"}`);
+   * a changed one becomes a config-change mark. Defaults to every scalar of `get()` by path.
+   */
+  settings?(): Settings;
 }
 
 /**
@@ -60,11 +70,15 @@ export function adminApp<Update extends z.ZodType>({
   token,
   live,
   log,
+  changes,
 }: {
   token: string | undefined;
   live: LiveConfig<Update>;
   log: Logger;
+  /** Where changed settings are recorded (the service's `metrics.configChanges`). */
+  changes?: ConfigChanges;
 }) {
+  const settings = () => (live.settings ? live.settings() : flattenSettings(live.get()));
   const admin = new Hono();
   admin.use('*', adminAuth(token));
   admin.get('/config', (c) => c.json(live.get() as object));
@@ -82,6 +96,7 @@ export function adminApp<Update extends z.ZodType>({
         400,
       );
     }
+    const before = settings();
     try {
       await live.apply(parsed.data);
     } catch (error) {
@@ -90,7 +105,9 @@ export function adminApp<Update extends z.ZodType>({
       }
       throw error;
     }
-    log.info('config_changed', { update: parsed.data as object });
+    const changed = diffSettings(before, settings());
+    changes?.record(changed);
+    log.info('config_changed', { update: parsed.data as object, changes: changed });
     return c.json(live.get() as object);
   });
   return admin;

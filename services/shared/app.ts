@@ -48,7 +48,7 @@ export function createServiceApp<Update extends z.ZodType>({
   app.use('*', httpMetrics(metrics), ...middleware);
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', metricsHandler(metrics));
-  const admin = adminApp({ token: adminToken, live, log });
+  const admin = adminApp({ token: adminToken, live, log, changes: metrics.configChanges });
   adminRoutes?.(admin);
   app.route('/admin', admin);
   app.onError((error, c) => {

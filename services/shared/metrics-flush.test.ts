@@ -5,6 +5,7 @@
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createConfigChanges } from './config-changes.js';
 import { createMetrics, LATENCY_BUCKETS } from './metrics.js';
 
 function reference() {
@@ -24,6 +25,8 @@ function reference() {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  // Every service registry also carries the config-change gauges (lab_config_*).
+  createConfigChanges(registry);
   return {
     registry,
     record(route: string, method: string, status: number, seconds: number) {

@@ -9,6 +9,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { type ConfigChanges, createConfigChanges } from './config-changes.js';
 
 /** Request-latency buckets (seconds): fine below 10 ms where a proxy hop lives, coarse up to 10 s. */
 export const LATENCY_BUCKETS = [
@@ -25,19 +26,23 @@ export interface ServiceMetrics {
    * call this on their hot path.
    */
   recordRequest(route: string, method: string, status: number, seconds: number): void;
+  /** Live config changes as metrics (`lab_config_*`), fed by `PUT /admin/config`. */
+  configChanges: ConfigChanges;
 }
 
 /**
  * @param service - the `service` label on every series of this registry
  * @param [options.registry] - tests pass a fresh one
  * @param [options.defaultMetrics=true] - process metrics (CPU, heap, event-loop lag, GC)
+ * @param [options.now=Date.now] - the clock of the config-change marks, in ms
  */
 export function createMetrics(
   service: string,
   {
     registry = new Registry(),
     defaultMetrics = true,
-  }: { registry?: Registry; defaultMetrics?: boolean } = {},
+    now = Date.now,
+  }: { registry?: Registry; defaultMetrics?: boolean; now?: () => number } = {},
 ): ServiceMetrics {
   registry.setDefaultLabels({ service });
   if (defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
@@ -73,6 +78,7 @@ export function createMetrics(
 
   return {
     registry,
+    configChanges: createConfigChanges(registry, { now }),
     recordRequest(route, method, status, seconds) {
       const id = `${route} ${method} ${status}`;
       let child = children.get(id);
