@@ -8,7 +8,7 @@
  * variable, the flag and what was expected, so `main.ts` can print it and exit.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { MAX_TIMER_MS, parseDuration } from './duration.js';
 
 /** Where a config field is read from. */
 export interface FieldSource {
@@ -115,18 +115,27 @@ export const fields = {
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   shutdownTimeoutMs: () => z.coerce.number().int().min(0).max(600_000).default(10_000),
   workers: () => z.coerce.number().int().min(1).max(64).default(1),
-  /** Milliseconds, or a duration such as `500ms`, `2s`, `1m`. */
+  /** Milliseconds, or a duration such as `500ms`, `2s`, `1m`; at most MAX_TIMER_MS (about 24.8 days). */
   duration: (fallback: string) =>
     z
       .union([z.number(), z.string()])
       .default(fallback)
       .transform((value, ctx) => {
+        let ms: number;
         try {
-          return parseDuration(value);
+          ms = parseDuration(value);
         } catch (error) {
           ctx.addIssue({ code: 'custom', message: (error as Error).message });
           return z.NEVER;
         }
+        if (ms > MAX_TIMER_MS) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer Node.js keeps`,
+          });
+          return z.NEVER;
+        }
+        return ms;
       }),
   boolean: (fallback: boolean) =>
     z

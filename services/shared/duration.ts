@@ -5,6 +5,12 @@
  * milliseconds.
  */
 
+/**
+ * The longest delay `setTimeout`/`setInterval` keep: beyond it Node.js warns and fires
+ * after 1 ms, so a 30-day interval would become a busy loop. Configured timers stay below.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 
@@ -20,13 +26,19 @@ const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
  */
 export function parseDuration(value: number | string, bareUnitMs = 1): number {
   const text = typeof value === 'number' ? String(value) : value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * bareUnitMs;
-  const parts = [...text.matchAll(PART)];
-  if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) {
-    throw new Error(`expected a duration such as 500ms, 2s, 1m or 1m30s; got "${value}"`);
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(text)) ms = Number(text) * bareUnitMs;
+  else {
+    const parts = [...text.matchAll(PART)];
+    if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) {
+      throw new Error(`expected a duration such as 500ms, 2s, 1m or 1m30s; got "${value}"`);
+    }
+    ms = parts.reduce(
+      (sum, [, amount, unit]) => sum + Number(amount) * (UNIT_MS[unit as string] as number),
+      0,
+    );
   }
-  return parts.reduce(
-    (sum, [, amount, unit]) => sum + Number(amount) * (UNIT_MS[unit as string] as number),
-    0,
-  );
+  // 400 nines are digits too, and Number() makes them Infinity.
+  if (!Number.isFinite(ms)) throw new Error(`duration too large; got "${value}"`);
+  return ms;
 }
