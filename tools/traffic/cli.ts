@@ -56,11 +56,23 @@ export function urlFlag(name: string, value: string | undefined, fallback: strin
 /**
  * Ctrl-C (and SIGTERM) as an AbortSignal for the engine; a second Ctrl-C exits with 130.
  * Returns a function that removes the handlers.
+ *
+ * @param [options.repeatGraceMs=0] - a repeat within this long after the first is ignored:
+ * under `npm run`/`tsx` one Ctrl-C arrives twice (from the terminal, and relayed by tsx), and
+ * a tool with cleanup to do (chaos restores the nodes it killed) must not exit on the echo.
  */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+export function interruptSignal({ repeatGraceMs = 0 }: { repeatGraceMs?: number } = {}): {
+  signal: AbortSignal;
+  dispose(): void;
+} {
   const controller = new AbortController();
+  let firstAt = 0;
   const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) {
+      if (performance.now() - firstAt >= repeatGraceMs) process.exit(130);
+      return;
+    }
+    firstAt = performance.now();
     controller.abort();
   };
   process.on('SIGINT', onSignal);
