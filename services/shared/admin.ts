@@ -45,6 +45,22 @@ export class InvalidUpdateError extends Error {
   }
 }
 
+class ProtoKeyError extends Error {
+  constructor() {
+    super('"__proto__" is not a valid key anywhere in a config update; nothing was changed');
+  }
+}
+
+/**
+ * `JSON.parse` reviver refusing a `__proto__` key at any depth. zod's records drop that
+ * key silently, so `{"weights": {"__proto__": 5}}` was answered 200 "applied" while it
+ * named no upstream (found by the admin fuzz, services/balancer/app.fuzz.test.ts).
+ */
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new ProtoKeyError();
+  return value;
+}
+
 export interface LiveConfig<Update extends z.ZodType> {
   /** The effective runtime config, as `GET /admin/config` returns it. */
   get(): unknown;
@@ -85,8 +101,9 @@ export function adminApp<Update extends z.ZodType>({
   admin.put('/config', async (c) => {
     let body: unknown;
     try {
-      body = await c.req.json();
-    } catch {
+      body = JSON.parse(await c.req.text(), refuseProtoKey);
+    } catch (error) {
+      if (error instanceof ProtoKeyError) return c.json({ error: error.message }, 400);
       return c.json({ error: 'body must be a JSON object' }, 400);
     }
     const parsed = live.update.safeParse(body);
