@@ -37,9 +37,10 @@ endef
 # front is up, else the base one), SCALED_UP = 1 in the scaled topology.
 PICK = C="$(COMPOSE)"; SCALED_UP=; if [ -n "$$($(SCALED) ps -q front 2>/dev/null)" ]; then C="$(SCALED)"; SCALED_UP=1; fi;
 # A node's container: node-N in the base topology, replica N of `node` in the scaled one.
-NODE_CONTAINER = $$(if [ -n "$$SCALED_UP" ]; then docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)-scaled \
-	--filter label=com.docker.compose.service=node --filter label=com.docker.compose.container-number=$(NODE); \
-	else $$C ps -q node-$(NODE); fi)
+node_container = $$(if [ -n "$$SCALED_UP" ]; then docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)-scaled \
+	--filter label=com.docker.compose.service=node --filter label=com.docker.compose.container-number=$(1); \
+	else $$C ps -q node-$(1); fi)
+NODE_CONTAINER = $(call node_container,$(NODE))
 
 # $(call k6,<script>) — run loadtests/<script>.ts, tagged with its scenario name.
 define k6
@@ -170,6 +171,20 @@ revive: ## start a killed node again: make revive NODE=2
 	$(need_docker)
 	@$(PICK) id=$(NODE_CONTAINER); test -n "$$id" || { echo "no node $(NODE)" >&2; exit 1; }; \
 	echo "starting node $(NODE) ($$id)"; docker start $$id >/dev/null
+
+.PHONY: chaos
+chaos: ## kill a random node every 5 s under traffic, restart it, report (ARGS="--duration 60s --every 10s"; compose or local lab)
+	@if $(COMPOSE_UP); then npm run --silent chaos -- --target compose $(ARGS); \
+	else npm run --silent chaos -- $(ARGS); fi
+
+# The running lab's node containers, one "node-N <container id>" per line (npm run chaos -- --target compose).
+.PHONY: chaos-nodes
+chaos-nodes:
+	$(need_docker)
+	@$(PICK) if [ -n "$$SCALED_UP" ]; then nums=$$(docker ps -a --filter label=com.docker.compose.project=$(PROJECT)-scaled \
+		--filter label=com.docker.compose.service=node --format '{{.Label "com.docker.compose.container-number"}}' | sort -n); \
+	else nums="1 2 3"; fi; \
+	for n in $$nums; do id=$(call node_container,$$n); if [ -n "$$id" ]; then echo "node-$$n $$id"; fi; done
 
 .PHONY: offline-images
 offline-images: ## build substitute node/prometheus/redis images from this host's binaries (no pulls)
