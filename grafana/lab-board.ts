@@ -20,6 +20,7 @@ import {
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import { ANNOTATIONS, annotationQuery } from './annotations.js';
 
 export const DATASOURCE = { type: 'prometheus', uid: 'prometheus' } as const;
 export const BOARD_UID = 'lb-rl-lab';
@@ -346,7 +347,9 @@ export function buildLabBoard(): Dashboard {
     .time({ from: 'now-15m', to: 'now' })
     .timezone('browser')
     .tooltip(1)
-    .readonly();
+    .readonly()
+    // Every change and fault as a mark on the timeline (grafana/annotations.ts).
+    .annotations(ANNOTATIONS.map((spec) => annotationQuery(spec, DATASOURCE)));
   let id = 0;
   for (const row of ROWS) {
     board.withRow(new RowBuilder(row.row).id(++id));
