@@ -18,6 +18,8 @@ export interface Actor {
   path: string;
   body?: Record<string, string>;
   keySpace?: number;
+  /** Backs off on RateLimit and Retry-After (loadtests/polite.ts). */
+  polite?: boolean;
 }
 
 export interface ActorTraffic {

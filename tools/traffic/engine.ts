@@ -10,9 +10,13 @@
  *   waiting; arrivals beyond it are counted as dropped, like k6's `dropped_iterations`.
  * - **Clean stop**: aborting `signal` (Ctrl-C) stops new arrivals, gives in-flight requests
  *   up to `graceMs` to finish, then cancels the rest and closes the connections.
+ * - **Polite actors** (`waitMs` + `observe`, e.g. a `Politeness` from
+ *   `loadtests/ratelimit-fields.ts`): an arrival while the actor must wait is held back;
+ *   the latest one held is sent the moment the wait ends, the others count as `held`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import type { FieldResponse } from '../../loadtests/ratelimit-fields.js';
 import { type ArrivalPattern, due, nextArrivalAt } from './arrivals.js';
 import { remainingFrom } from './ratelimit-header.js';
 import type { RequestSpec } from './scenarios.js';
@@ -23,6 +27,10 @@ export interface TrafficActor {
   pattern: ArrivalPattern;
   /** The request of iteration `n` (0-based, per actor). */
   request: (n: number) => RequestSpec;
+  /** A polite actor: ms it must still wait at elapsed time `at` (0 = may send). */
+  waitMs?: (at: number) => number;
+  /** Every answer (status and headers) at elapsed time `at`, e.g. to back off. */
+  observe?: (at: number, response: FieldResponse) => void;
 }
 
 export interface TrafficOptions {
@@ -42,13 +50,18 @@ export interface TrafficOptions {
   signal?: AbortSignal;
   onOutcome?: (outcome: Outcome) => void;
   onDrop?: (actor: string) => void;
+  /** An arrival a polite actor did not send (it was waiting, and a later one replaced it). */
+  onHold?: (actor: string) => void;
   /** Monotonic clock in ms. [performance.now] */
   now?: () => number;
 }
 
 export interface TrafficResult {
   elapsedMs: number;
+  /** Arrivals per actor (the offered load): sent, dropped or held. */
   started: Record<string, number>;
+  /** Arrivals polite actors held back and never sent. */
+  held: Record<string, number>;
   /** Why the run ended. */
   reason: 'duration' | 'aborted';
 }
@@ -82,6 +95,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     signal,
     onOutcome = () => {},
     onDrop = () => {},
+    onHold = () => {},
     now = () => performance.now(),
   } = options;
   const graceMs = options.graceMs ?? timeoutMs;
@@ -97,6 +111,9 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   const cancel = new AbortController();
   const pending = new Set<Promise<void>>();
   const started: Record<string, number> = Object.fromEntries(actors.map((a) => [a.name, 0]));
+  const held: Record<string, number> = Object.fromEntries(actors.map((a) => [a.name, 0]));
+  /** A polite actor's latest held-back arrival (its iteration), sent when the wait ends. */
+  const deferred = new Map<TrafficActor, number>();
   const start = now();
   const basePath = new URL(target).pathname.replace(/\/$/, '');
 
@@ -116,6 +133,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       });
       await response.body.dump({ limit: 1 << 20 });
       outcome.status = response.statusCode;
+      actor.observe?.(now() - start, { status: response.statusCode, headers: response.headers });
       const upstream = response.headers['x-upstream'] ?? response.headers['x-node-id'];
       if (upstream) outcome.upstream = String(upstream);
       const remaining = remainingFrom(response.headers);
@@ -129,9 +147,23 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     if (outcome.error !== 'cancelled') onOutcome(outcome);
   }
 
+  function hold(actor: TrafficActor): void {
+    held[actor.name] = (held[actor.name] as number) + 1;
+    onHold(actor.name);
+  }
+
   function launch(actor: TrafficActor): void {
     const n = started[actor.name] as number;
     started[actor.name] = n + 1;
+    if (actor.waitMs && actor.waitMs(now() - start) > 0) {
+      if (deferred.has(actor)) hold(actor);
+      deferred.set(actor, n);
+      return;
+    }
+    dispatch(actor, n);
+  }
+
+  function dispatch(actor: TrafficActor, n: number): void {
     if (pending.size >= maxInFlight) {
       onDrop(actor.name);
       return;
@@ -154,6 +186,16 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       const target = due(actor.pattern, upTo);
       while ((started[actor.name] as number) < target) launch(actor);
       next = Math.min(next, nextArrivalAt(actor.pattern, started[actor.name] as number));
+      const waiting = deferred.get(actor);
+      if (waiting !== undefined && actor.waitMs) {
+        const wait = actor.waitMs(now() - start);
+        if (wait > 0) {
+          next = Math.min(next, now() - start + wait);
+        } else if (elapsed < durationMs) {
+          deferred.delete(actor);
+          dispatch(actor, waiting);
+        }
+      }
     }
     if (elapsed >= durationMs) break;
     const wait = Math.max(1, Math.min(next - (now() - start), 250));
@@ -165,6 +207,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
   }
 
   const elapsedMs = now() - start;
+  for (const actor of deferred.keys()) hold(actor);
   if (pending.size > 0) {
     const settled = Promise.allSettled([...pending]);
     const timer = sleep(graceMs, 'timeout' as const, { ref: false });
@@ -172,5 +215,5 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     await settled;
   }
   await pool.close();
-  return { elapsedMs, started, reason };
+  return { elapsedMs, started, held, reason };
 }

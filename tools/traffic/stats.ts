@@ -35,6 +35,8 @@ export interface ActorCounts {
   errors: number;
   /** Arrivals not sent because `maxInFlight` requests were already waiting (k6's dropped_iterations). */
   dropped: number;
+  /** Arrivals a polite client held back (it was backing off) and never sent. */
+  held?: number;
   statuses: Record<string, number>;
 }
 
@@ -55,7 +57,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 function emptyCounts(): ActorCounts {
-  return { total: 0, ok: 0, limited: 0, errors: 0, dropped: 0, statuses: {} };
+  return { total: 0, ok: 0, limited: 0, errors: 0, dropped: 0, held: 0, statuses: {} };
 }
 
 /**
@@ -101,6 +103,11 @@ export class Recorder {
 
   drop(actor: string): void {
     this.of(actor).dropped += 1;
+  }
+
+  hold(actor: string): void {
+    const counts = this.of(actor);
+    counts.held = (counts.held ?? 0) + 1;
   }
 
   /** Outcomes that arrived within the window before `now` (elapsed ms). */
