@@ -17,6 +17,8 @@ export const commonConfig = {
   adminToken: fields.adminToken(),
   logLevel: fields.logLevel(),
   shutdownTimeoutMs: fields.shutdownTimeoutMs(),
+  headersTimeoutMs: fields.headersTimeoutMs(),
+  requestTimeoutMs: fields.requestTimeoutMs(),
 };
 
 export interface ServiceAppOptions<Update extends z.ZodType> {

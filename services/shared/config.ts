@@ -114,6 +114,20 @@ export const fields = {
   adminToken: () => z.string().min(8, 'must be at least 8 characters').optional(),
   logLevel: () => z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   shutdownTimeoutMs: () => z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /**
+   * How long a client may take to send a request's headers (408 and the connection
+   * closed after it): the slow-drip (slowloris) defence. Counted from the request's first
+   * byte, so an idle keep-alive connection is never cut by it.
+   */
+  headersTimeoutMs: () => z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /**
+   * How long a client may take to send a whole request, body included (408); 0 = no
+   * limit. It bounds the upload only, never the answer: a slow node or upstream is bounded
+   * by the proxies' upstream timeouts. Keep it above them (the limiter's 30 s
+   * UPSTREAM_TIMEOUT): a proxy streams the body upstream and reads it only as fast as
+   * the upstream takes it. At least HEADERS_TIMEOUT_MS.
+   */
+  requestTimeoutMs: () => z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   workers: () => z.coerce.number().int().min(1).max(64).default(1),
   /** Milliseconds, or a duration such as `500ms`, `2s`, `1m`; at most MAX_TIMER_MS (about 24.8 days). */
   duration: (fallback: string) =>

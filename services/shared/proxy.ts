@@ -27,6 +27,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Dispatcher, Pool } from 'undici';
+import { requestTargetProblem } from './request-target.js';
 
 /** The `route` label for every proxied request in `http_requests_total` (see metrics.ts). */
 export const PROXY_ROUTE = '/*';
@@ -430,9 +431,11 @@ export function forward(
 ): void {
   const path = req.url ?? '/';
   const attempt = new ForwardTry(req, res, options);
-  if (path.charCodeAt(0) !== 47 /* / */) {
-    // Absolute-form (`GET http://x/`) or `OPTIONS *`: not for this proxy. Still one onDone.
-    sendJson(res, 400, { error: 'request target must be a path (origin-form)' });
+  const problem = requestTargetProblem(path);
+  if (problem !== undefined) {
+    // Absolute-form, `OPTIONS *`, or a path the upstream would normalise into another
+    // route (`/x/../admin`, `/%61dmin`, `/metrics#x`): not for this proxy. Still one onDone.
+    sendJson(res, 400, { error: problem });
     attempt.status = 400;
     attempt.sent = true;
     attempt.finish(undefined, undefined);

@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
 
 export type DataPlane = (req: IncomingMessage, res: ServerResponse) => void;
@@ -30,6 +31,55 @@ function hasPrefix(url: string, prefix: string): boolean {
   if (!url.startsWith(prefix)) return false;
   const next = url.charCodeAt(prefix.length);
   return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */;
+}
+
+/**
+ * Header fields a request may carry (HAProxy's default is 101). Node itself drops every
+ * field past its `maxHeadersCount` silently, so a proxy would forward a request its
+ * upstream reads differently; past this count the request is refused with 431 instead.
+ */
+export const MAX_HEADERS_COUNT = 100;
+
+/**
+ * The server's slow-client timeouts, checked: Node refuses a headers timeout longer than
+ * the request timeout, so that is a configuration error naming both variables.
+ * @throws {ConfigError}
+ */
+export function serverTimeouts({
+  headersTimeoutMs = 10_000,
+  requestTimeoutMs = 60_000,
+}: Pick<ServiceOptions, 'headersTimeoutMs' | 'requestTimeoutMs'>) {
+  if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError([
+      `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    ]);
+  }
+  // Node looks for expired requests every `connectionsCheckingInterval` (30 s by
+  // default), so a 1 s timeout would really be up to 31 s: check at a quarter of the
+  // shorter timeout, at most once a second.
+  const shortest = requestTimeoutMs > 0 ? Math.min(headersTimeoutMs, requestTimeoutMs) : headersTimeoutMs;
+  const checkIntervalMs = Math.max(25, Math.min(1_000, Math.floor(shortest / 4)));
+  return { headersTimeoutMs, requestTimeoutMs, checkIntervalMs };
+}
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Answers 431 (and closes) a request with more than `max` header fields; passes the rest on. */
+export function limitHeaderCount(listener: Listener, max: number): Listener {
+  const body = JSON.stringify({ error: `too many header fields (at most ${max})` });
+  return function limitHeaderCount(req, res) {
+    if (req.rawHeaders.length <= 2 * max) {
+      listener(req, res);
+      return;
+    }
+    res.shouldKeepAlive = false;
+    res.writeHead(431, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      connection: 'close',
+    });
+    res.end(body);
+  };
 }
 
 export class PortInUseError extends Error {
@@ -51,6 +101,12 @@ export interface ServiceOptions {
   log: Logger;
   /** How long in-flight requests may take to finish after SIGTERM before they are cut. */
   shutdownTimeoutMs: number;
+  /** Time a client has to send a request's headers (HEADERS_TIMEOUT_MS; default 10 s). */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a whole request (REQUEST_TIMEOUT_MS; default 60 s, 0 = none). */
+  requestTimeoutMs?: number;
+  /** More header fields than this → 431 (default {@link MAX_HEADERS_COUNT}). */
+  maxHeadersCount?: number;
   /** Run after the server closed: stop timers, close upstream pools. */
   onShutdown?: () => void | Promise<void>;
   /** Install SIGTERM/SIGINT handlers that stop and exit the process (default true). */
@@ -79,8 +135,22 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
   // Keep idle client connections longer than the proxies' pools keep theirs, so a
   // pooled socket is never closed by this side while a request is being written to it.
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, listener);
-  server.headersTimeout = 66_000;
+  // The headers and request timeouts count from a request's first byte, so they never
+  // cut an idle keep-alive connection either; they bound how long a client may take to
+  // send one request (see HEADERS_TIMEOUT_MS and REQUEST_TIMEOUT_MS in config.ts).
+  const timeouts = serverTimeouts(options);
+  const maxHeaders = options.maxHeadersCount ?? MAX_HEADERS_COUNT;
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout: timeouts.headersTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
+    },
+    limitHeaderCount(listener, maxHeaders),
+  );
+  // One more than the limit, so `limitHeaderCount` can tell "too many" from "exactly max".
+  server.maxHeadersCount = maxHeaders + 1;
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) =>
