@@ -172,9 +172,10 @@ revive: ## start a killed node again: make revive NODE=2
 	@$(PICK) id=$(NODE_CONTAINER); test -n "$$id" || { echo "no node $(NODE)" >&2; exit 1; }; \
 	echo "starting node $(NODE) ($$id)"; docker start $$id >/dev/null
 
+# The compose lab runs its image: no dist/ build first (npm run chaos builds it for the local lab).
 .PHONY: chaos
 chaos: ## kill a random node every 5 s under traffic, restart it, report (ARGS="--duration 60s --every 10s"; compose or local lab)
-	@if $(COMPOSE_UP); then npm run --silent chaos -- --target compose $(ARGS); \
+	@if $(COMPOSE_UP); then npx --no-install tsx tools/chaos.ts --target compose $(ARGS); \
 	else npm run --silent chaos -- $(ARGS); fi
 
 # The running lab's node containers, one "node-N <container id>" per line (npm run chaos -- --target compose).
