@@ -6,8 +6,10 @@
  *
  * Per request: pick among the healthy upstreams (503 JSON when there is none), forward
  * with a per-try timeout capped by what is left of the total timeout, and on a failed
- * try that sent nothing to the client, retry once on a different upstream when the
- * request is idempotent and bodyless (`isRetryable`). Strategy switches are live: a
+ * try that sent nothing to the client, retry once on a different upstream when that is
+ * safe (`isRetryable`: the connection was never made, or it broke under an idempotent
+ * bodyless request). An upstream whose response carries `X-Draining` is marked down at
+ * once (see `shared/drain.ts`). Strategy switches are live: a
  * request keeps the strategy instance that picked it for its end hook.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +17,7 @@ import type { Hono } from 'hono';
 import type { LiveConfig } from '../shared/admin.js';
 import { InvalidUpdateError } from '../shared/admin.js';
 import { createServiceApp } from '../shared/app.js';
+import type { Drain } from '../shared/drain.js';
 import type { Logger } from '../shared/logger.js';
 import { methodLabel, type ServiceMetrics } from '../shared/metrics.js';
 import {
@@ -41,6 +44,8 @@ export interface BalancerOptions {
   upstreams: readonly UpstreamSpec[];
   random?: () => number;
   now?: () => number;
+  /** The shutdown phase: `/healthz` answers 503 while draining. */
+  drain?: Drain;
 }
 
 export interface Balancer {
@@ -62,6 +67,7 @@ export function createBalancer({
   upstreams: specs,
   random = Math.random,
   now = () => performance.now(),
+  drain,
 }: BalancerOptions): Balancer {
   let strategyName: StrategyName = config.strategy;
   const settings = { hashLoadFactor: config.hashLoadFactor };
@@ -134,10 +140,12 @@ export function createBalancer({
           ok: outcome.error === undefined && outcome.status < 500,
         });
       }
+      // An upstream announcing its drain leaves the rotation now, not at its next check.
+      if (outcome.draining) upstreams.markDown(upstream, 'draining: announced by X-Draining');
       const retry =
         outcome.error !== undefined &&
         this.tries < 2 &&
-        isRetryable(this.req, outcome) &&
+        isRetryable(this.req, outcome, this.body !== undefined) &&
         config.totalTimeout - (performance.now() - this.start) > 1;
       upstreams.recordTry(upstream, outcome, retry);
       if (retry) {
@@ -272,6 +280,7 @@ export function createBalancer({
     log,
     adminToken: config.adminToken,
     live,
+    drain,
     adminRoutes: (admin) => {
       admin.get('/state', (c) =>
         c.json({

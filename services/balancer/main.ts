@@ -3,6 +3,7 @@
  * `node dist/main.js balancer [--port 8081] [--strategy least-connections] [--upstreams ...]`
  */
 import { loadConfig } from '../shared/config.js';
+import { Drain } from '../shared/drain.js';
 import { createLogger } from '../shared/logger.js';
 import { createMetrics } from '../shared/metrics.js';
 import { startService } from '../shared/server.js';
@@ -26,7 +27,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
       specs = [];
     }
   }
-  const balancer = createBalancer({ config, metrics, log, upstreams: specs });
+  const drain = new Drain();
+  const balancer = createBalancer({ config, metrics, log, upstreams: specs, drain });
   const stopChecks = startHealthChecks(balancer.upstreams, {
     path: config.healthPath,
     intervalMs: config.healthInterval,
@@ -47,6 +49,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     app: balancer.app,
     dataPlane: balancer.dataPlane,
     log,
+    drain,
     onShutdown: async () => {
       stopChecks();
       stopDns();

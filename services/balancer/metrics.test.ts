@@ -18,6 +18,7 @@ const outcome = (headersMs: number, o: Partial<ForwardOutcome> = {}): ForwardOut
   sent: true,
   headersMs,
   durationMs: headersMs,
+  draining: false,
   ...o,
 });
 

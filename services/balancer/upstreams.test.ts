@@ -26,6 +26,7 @@ const outcome = (o: Partial<ForwardOutcome>): ForwardOutcome => ({
   sent: true,
   headersMs: 2,
   durationMs: 3,
+  draining: false,
   ...o,
 });
 

@@ -4,7 +4,8 @@
  * list of healthy ones the strategies pick from.
  *
  * Health has two inputs. Active checks (`health.ts`) move an upstream down after `fall`
- * consecutive failed checks and up after `rise` passed ones. Passive ejection watches
+ * consecutive failed checks (at once when it answers that it is draining) and up after
+ * `rise` passed ones. Passive ejection watches
  * real traffic: a connect failure ejects at once, and `ejectAfter` consecutive failures
  * (5xx, timeouts, broken connections) eject too; an ejected upstream comes back only
  * through `rise` passed active checks. The healthy list is a new array whenever it
@@ -196,8 +197,11 @@ export class UpstreamSet {
     this.#options.log.info('upstream_up', { upstream: upstream.id });
   }
 
-  /** One active check result; applies fall/rise. */
-  recordCheck(upstream: Upstream, passed: boolean, detail?: string): void {
+  /**
+   * One active check result; applies fall/rise.
+   * @param [draining=false] - the upstream announced its drain (503): down at once, not after `fall`
+   */
+  recordCheck(upstream: Upstream, passed: boolean, detail?: string, draining = false): void {
     upstream.lastCheckAt = (this.#options.now ?? Date.now)();
     if (passed) {
       upstream.checkFails = 0;
@@ -207,7 +211,8 @@ export class UpstreamSet {
       upstream.checkPasses = 0;
       upstream.checkFails++;
       if (detail) upstream.lastError = detail;
-      if (upstream.healthy && upstream.checkFails >= this.#options.healthFall) {
+      if (draining) this.markDown(upstream, `draining: health check answered ${detail ?? '503'}`);
+      else if (upstream.healthy && upstream.checkFails >= this.#options.healthFall) {
         this.markDown(upstream, `health check failed ${upstream.checkFails} times: ${detail ?? 'unknown'}`);
       }
     }

@@ -49,6 +49,14 @@ export const limiterConfigShape = {
   rateLimitStoreTimeout: fields.duration('50ms').pipe(z.number().int().min(1).max(10_000)),
   /** Per-try upstream timeout (time to response headers, and between body chunks). */
   upstreamTimeout: fields.duration('30s'),
+  /**
+   * Retries of a request the upstream never received (connection refused, or a reused
+   * keep-alive socket closed before anything was sent), with backoff (see `retry.ts`);
+   * then 503 problem+json. 0 = fail at once.
+   */
+  upstreamRetries: z.coerce.number().int().min(0).max(10).default(3),
+  /** The first retry's longest wait; doubles per retry, jittered (100ms → 50–100, 100–200, 200–400 ms). */
+  upstreamRetryBackoff: fields.duration('100ms').pipe(z.number().int().min(1).max(5_000)),
 };
 
 export type LimiterConfig = z.infer<z.ZodObject<typeof limiterConfigShape>>;

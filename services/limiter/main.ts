@@ -4,6 +4,7 @@
  * [--rate-limit-policies config/policies.yaml] [--trusted-proxies 10.0.0.0/8] ...`
  */
 import { ConfigError, loadConfig } from '../shared/config.js';
+import { Drain } from '../shared/drain.js';
 import { createLogger } from '../shared/logger.js';
 import { createMetrics } from '../shared/metrics.js';
 import { startService } from '../shared/server.js';
@@ -32,7 +33,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     throw new ConfigError([`RATE_LIMIT_STORE (--rate-limit-store): ${(error as Error).message}`]);
   }
   const metrics = createMetrics('limiter');
-  const limiter = createLimiter({ config, policies, store, metrics, log });
+  const drain = new Drain();
+  const limiter = createLimiter({ config, policies, store, metrics, log, drain });
   log.info('starting', {
     upstream: config.upstream,
     policies: config.rateLimitPolicies ?? '(built-in default)',
@@ -48,6 +50,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     app: limiter.app,
     dataPlane: limiter.dataPlane,
     log,
+    drain,
     onShutdown: () => limiter.close(),
   });
 }

@@ -6,12 +6,17 @@
  *   the policies file;
  * - `lab_ratelimit_tracked_keys`: keys the store holds (read at scrape time);
  * - `lab_ratelimit_store_errors_total{store}`;
- * - `lab_ratelimit_algorithm_info{policy, algorithm}`: 1 per active policy.
+ * - `lab_ratelimit_algorithm_info{policy, algorithm}`: 1 per active policy;
+ * - `lab_ratelimit_upstream_retries_total{error}` and
+ *   `lab_ratelimit_upstream_failures_total{error}`: upstream tries retried, and requests
+ *   the limiter answered itself (502/503/504) after its last try, by the failure's kind
+ *   (`connect`, `socket`, `timeout`, `other`: a fixed set).
  *
  * Decisions are tallied in plain numbers on the hot path (one increment, no label
  * hashing) and handed to prom-client when Prometheus scrapes.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ForwardErrorKind } from '../shared/proxy.js';
 import type { Policy, PolicySet } from './policies.js';
 import type { Store } from './types.js';
 
@@ -33,7 +38,15 @@ export interface LimiterMetrics {
   storeError(store: string): void;
   /** Sets `lab_ratelimit_algorithm_info` to the active policies. */
   policiesChanged(policies: PolicySet): void;
+  /** A failed upstream try that will be retried. */
+  upstreamRetry(error: UpstreamErrorLabel): void;
+  /** A request the limiter answered itself because the upstream failed. */
+  upstreamFailure(error: UpstreamErrorLabel): void;
 }
+
+/** The `error` label of the upstream counters. */
+export type UpstreamErrorLabel = Exclude<ForwardErrorKind, 'aborted'>;
+const UPSTREAM_ERRORS: readonly UpstreamErrorLabel[] = ['connect', 'socket', 'timeout', 'other'];
 
 /** The `algorithm` label: the algorithm's name, or `exempt`. */
 export const algorithmLabel = (policy: Policy) => policy.algorithm?.name ?? 'exempt';
@@ -78,6 +91,23 @@ export function createLimiterMetrics(registry: Registry, store: () => Store): Li
     registers: [registry],
   });
 
+  const upstreamRetries = new Counter({
+    name: 'lab_ratelimit_upstream_retries_total',
+    help: 'Upstream tries that failed before reaching the upstream and were retried after a backoff, by error (connect, socket, timeout, other).',
+    labelNames: ['error'] as const,
+    registers: [registry],
+  });
+  const upstreamFailures = new Counter({
+    name: 'lab_ratelimit_upstream_failures_total',
+    help: 'Requests the limiter answered itself (503 upstream unavailable, 502, 504) after its last upstream try, by error.',
+    labelNames: ['error'] as const,
+    registers: [registry],
+  });
+  for (const error of UPSTREAM_ERRORS) {
+    upstreamRetries.inc({ error }, 0);
+    upstreamFailures.inc({ error }, 0);
+  }
+
   const tally = (policy: Policy, decision: 'allowed' | 'rejected'): Tally => {
     const labels = {
       client: policy.client,
@@ -111,6 +141,12 @@ export function createLimiterMetrics(registry: Registry, store: () => Store): Li
       for (const policy of [policies.default, ...policies.byKey.values()]) {
         info.set({ policy: policy.name, algorithm: algorithmLabel(policy) }, 1);
       }
+    },
+    upstreamRetry(error) {
+      upstreamRetries.inc({ error });
+    },
+    upstreamFailure(error) {
+      upstreamFailures.inc({ error });
     },
   };
 }

@@ -15,6 +15,7 @@ import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import type { LiveConfig } from '../shared/admin.js';
 import { createServiceApp } from '../shared/app.js';
+import { DRAINING_BODY, type Drain } from '../shared/drain.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import { type NodeConfig, nodeUpdate } from './config.js';
@@ -44,9 +45,11 @@ export interface NodeAppOptions {
   log: Logger;
   /** Random source for `failRate`; tests inject a fixed one. */
   random?: () => number;
+  /** The shutdown phase: `/health` answers 503 `{"status":"draining",...}` while draining. */
+  drain?: Drain;
 }
 
-export function createNodeApp({ config, metrics, log, random = Math.random }: NodeAppOptions): Hono {
+export function createNodeApp({ config, metrics, log, random = Math.random, drain }: NodeAppOptions): Hono {
   const load = { loadFactor: config.loadFactor, latencyMs: config.latencyMs, failRate: config.failRate };
   const store = new KeyValueStore(config.maxKeys);
   let active = 0;
@@ -87,6 +90,7 @@ export function createNodeApp({ config, metrics, log, random = Math.random }: No
     log,
     adminToken: config.adminToken,
     live,
+    drain,
     middleware: [
       async function activeRequests(c, next) {
         active++;
@@ -111,7 +115,11 @@ export function createNodeApp({ config, metrics, log, random = Math.random }: No
   const simulatedFailure = { error: 'simulated failure', node_id: config.id };
 
   app.get('/', (c) => c.json({ message: 'Node is running', id: config.id }));
-  app.get('/health', (c) => c.json({ status: 'ok', node_id: config.id, active_requests: active }));
+  app.get('/health', (c) =>
+    drain?.draining
+      ? c.json({ ...DRAINING_BODY, node_id: config.id, active_requests: active }, 503)
+      : c.json({ status: 'ok', node_id: config.id, active_requests: active }),
+  );
   app.get('/stats', (c) =>
     c.json({
       node_id: config.id,

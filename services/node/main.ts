@@ -3,6 +3,7 @@
  * `node dist/main.js node [--id 1] [--port 5001] [--load-factor 30] ...`
  */
 import { loadConfig } from '../shared/config.js';
+import { Drain } from '../shared/drain.js';
 import { createLogger } from '../shared/logger.js';
 import { createMetrics } from '../shared/metrics.js';
 import { startService } from '../shared/server.js';
@@ -13,7 +14,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const config = loadConfig(nodeConfigShape, { argv, env, sources: nodeConfigSources });
   const log = createLogger(`node-${config.id}`, config.logLevel);
   const metrics = createMetrics('node');
-  const app = createNodeApp({ config, metrics, log });
+  const drain = new Drain();
+  const app = createNodeApp({ config, metrics, log, drain });
   log.info('starting', {
     node_id: config.id,
     load_factor: config.loadFactor,
@@ -21,5 +23,5 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     fail_rate: config.failRate,
     admin: config.adminToken ? 'on' : 'off',
   });
-  return startService({ ...config, app, log });
+  return startService({ ...config, app, log, drain });
 }

@@ -8,6 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
 import { adminApp, type LiveConfig } from './admin.js';
 import { fields } from './config.js';
+import { DRAINING_BODY, type Drain } from './drain.js';
 import type { Logger } from './logger.js';
 import { httpMetrics, metricsHandler, type ServiceMetrics } from './metrics.js';
 
@@ -19,6 +20,7 @@ export const commonConfig = {
   shutdownTimeoutMs: fields.shutdownTimeoutMs(),
   headersTimeoutMs: fields.headersTimeoutMs(),
   requestTimeoutMs: fields.requestTimeoutMs(),
+  drainDelayMs: fields.drainDelayMs(),
 };
 
 export interface ServiceAppOptions<Update extends z.ZodType> {
@@ -30,6 +32,8 @@ export interface ServiceAppOptions<Update extends z.ZodType> {
   adminRoutes?: (admin: Hono) => void;
   /** Middleware that must see every request, the shared routes' too (after the metrics one). */
   middleware?: MiddlewareHandler[];
+  /** The shutdown phase: `/healthz` answers 503 `{"status":"draining"}` while draining. */
+  drain?: Drain;
 }
 
 /**
@@ -45,10 +49,11 @@ export function createServiceApp<Update extends z.ZodType>({
   live,
   adminRoutes,
   middleware = [],
+  drain,
 }: ServiceAppOptions<Update>): Hono {
   const app = new Hono();
   app.use('*', httpMetrics(metrics), ...middleware);
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/healthz', (c) => (drain?.draining ? c.json(DRAINING_BODY, 503) : c.json({ status: 'ok' })));
   app.get('/metrics', metricsHandler(metrics));
   const admin = adminApp({ token: adminToken, live, log, changes: metrics.configChanges });
   adminRoutes?.(admin);

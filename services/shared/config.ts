@@ -128,6 +128,12 @@ export const fields = {
    * the upstream takes it. At least HEADERS_TIMEOUT_MS.
    */
   requestTimeoutMs: () => z.coerce.number().int().min(0).max(3_600_000).default(60_000),
+  /**
+   * After SIGTERM, how long a service announces that it is draining (health 503,
+   * `X-Draining` on responses) before it closes its listener. The default outlasts the
+   * balancer's 2 s health interval, so it notices even without traffic; 0 = close at once.
+   */
+  drainDelayMs: () => z.coerce.number().int().min(0).max(600_000).default(3_000),
   workers: () => z.coerce.number().int().min(1).max(64).default(1),
   /** Milliseconds, or a duration such as `500ms`, `2s`, `1m`; at most MAX_TIMER_MS (about 24.8 days). */
   duration: (fallback: string) =>

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import type { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,10 +180,37 @@ describe('forward', () => {
     const reply = await send(`${url}/again`);
     expect(reply.status).toBe(200);
     expect(reply.headers['x-upstream']).toBe('second');
-    // A POST with a body is never retryable.
+    // A POST whose connection was never made is retryable too (nginx's
+    // `proxy_next_upstream error`): the upstream never saw it and undici had not read its
+    // body, so the whole body arrives at the second upstream.
     const posted = await send(`${url}/again`, { method: 'POST', body: 'x' });
-    expect(posted.status).toBe(502);
+    expect(posted.status).toBe(200);
+    expect(JSON.parse(posted.body)).toMatchObject({ method: 'POST', body: 'x' });
     retrier.close();
+  });
+
+  it('retries a broken connection only for an idempotent request without a body', () => {
+    const failed = (error: ForwardOutcome['error'], sent = false): ForwardOutcome => ({
+      status: 0,
+      error,
+      cause: undefined,
+      sent,
+      headersMs: -1,
+      durationMs: 1,
+      draining: false,
+    });
+    const req = (method: string, rawHeaders: string[] = [], readableDidRead = false) =>
+      ({ method, rawHeaders, readableDidRead }) as unknown as IncomingMessage;
+    const post = req('POST', ['Content-Length', '1']);
+    expect(isRetryable(req('GET'), failed('socket'))).toBe(true);
+    expect(isRetryable(post, failed('socket'))).toBe(false); // the upstream may have seen it
+    expect(isRetryable(req('DELETE', ['Content-Length', '1']), failed('socket'))).toBe(false);
+    expect(isRetryable(post, failed('connect'))).toBe(true); // never reached the upstream
+    // ... unless its streamed body was already (partly) read and no copy was kept.
+    expect(isRetryable(req('POST', ['Content-Length', '1'], true), failed('connect'))).toBe(false);
+    expect(isRetryable(req('POST', ['Content-Length', '1'], true), failed('connect'), true)).toBe(true);
+    expect(isRetryable(req('GET'), failed('connect', true))).toBe(false); // the client got something
+    expect(isRetryable(req('GET'), failed('timeout'))).toBe(false);
   });
 
   it('answers 400 to an absolute-form target and still reports one outcome', async () => {

@@ -27,6 +27,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Dispatcher, Pool } from 'undici';
+import { DRAIN_HEADER } from './drain.js';
 import { requestTargetProblem } from './request-target.js';
 
 /** The `route` label for every proxied request in `http_requests_total` (see metrics.ts). */
@@ -92,6 +93,12 @@ export interface ForwardOutcome {
   headersMs: number;
   /** Milliseconds from dispatch to the end of this try. */
   durationMs: number;
+  /**
+   * The upstream announced that it is draining (`X-Draining` on its response, see
+   * `drain.ts`): still a valid answer, but pick another upstream from now on. The header
+   * describes this hop only, so it is consumed here and never relayed.
+   */
+  draining: boolean;
 }
 
 export interface ForwardOptions {
@@ -131,7 +138,7 @@ const HOP_BY_HOP = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
 ]);
-/** Response headers never relayed (lower case). */
+/** Response headers never relayed (lower case); the drain announcement is read, then dropped. */
 const HOP_BY_HOP_RESPONSE = new Set([
   'connection',
   'keep-alive',
@@ -140,6 +147,7 @@ const HOP_BY_HOP_RESPONSE = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  DRAIN_HEADER,
 ]);
 
 const CONNECT_CODES = new Set([
@@ -176,18 +184,22 @@ export function clientStatus(outcome: ForwardOutcome): number {
 }
 
 /**
- * Whether a failed try may be sent again to another upstream: nothing reached the
- * client, the method is idempotent (RFC 9110 §9.2.2) and the request has no body
- * (a streamed body cannot be replayed), and the failure was a connect failure or a
- * broken connection.
+ * Whether a failed try may be sent again (to another upstream, or later): nothing
+ * reached the client, and either
+ * - the connection was never made (`connect`): the upstream never saw the request, so any
+ *   method may go again, as nginx's `proxy_next_upstream error` does, provided its body
+ *   can be sent again: none, one the caller buffered (`bodyBuffered`), or a streamed one
+ *   nobody has read from yet (undici writes the body only after connecting); or
+ * - the connection broke (`socket`, e.g. a keep-alive socket the upstream closed as the
+ *   request was written): the upstream may have seen it, so only an idempotent method
+ *   (RFC 9110 §9.2.2) without a body goes again.
+ *
+ * @param [bodyBuffered=false] - the try sent `options.body`, not the request stream
  */
-export function isRetryable(req: IncomingMessage, outcome: ForwardOutcome): boolean {
-  return (
-    !outcome.sent &&
-    (outcome.error === 'connect' || outcome.error === 'socket') &&
-    IDEMPOTENT.has(req.method ?? '') &&
-    !hasBody(req)
-  );
+export function isRetryable(req: IncomingMessage, outcome: ForwardOutcome, bodyBuffered = false): boolean {
+  if (outcome.sent) return false;
+  if (outcome.error === 'connect') return bodyBuffered || !req.readableDidRead || !hasBody(req);
+  return outcome.error === 'socket' && IDEMPOTENT.has(req.method ?? '') && !hasBody(req);
 }
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -319,6 +331,7 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
   sent = false;
   headersMs = -1;
   durationMs = 0;
+  draining = false;
   done = false;
   hasBody = false;
   abortUpstream: ((error?: Error) => void) | undefined = undefined;
@@ -345,7 +358,11 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
     const headers: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const name = (raw[i] as Buffer).toString('latin1');
-      if (HOP_BY_HOP_RESPONSE.has(name.toLowerCase())) continue;
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP_RESPONSE.has(lower)) {
+        if (lower === DRAIN_HEADER) this.draining = true;
+        continue;
+      }
       headers.push(name, (raw[i + 1] as Buffer).toString('latin1'));
     }
     if (extra) for (let i = 0; i < extra.length; i++) headers.push(extra[i] as string);

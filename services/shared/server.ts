@@ -8,15 +8,19 @@
  * WHATWG Request/Response objects per proxied request cost 20–90 % of throughput on
  * Node 20 (see the README's Performance section), so the hot path never builds them.
  *
- * On SIGTERM/SIGINT the server stops accepting, lets in-flight requests finish (idle
- * keep-alive sockets are closed as they go quiet), forces the rest closed at the
- * deadline, runs the service's shutdown hooks and exits 0.
+ * On SIGTERM/SIGINT the server first announces the drain for `drainDelayMs` (see
+ * `drain.ts`: health answers 503, every response carries `X-Draining: 1` and
+ * `Connection: close`, idle keep-alive sockets are closed so clients reconnect while the
+ * listener is still open), then stops accepting, lets in-flight requests finish (their
+ * sockets close as they go quiet), forces the rest closed at the deadline, runs the
+ * service's shutdown hooks and exits 0. A second signal cuts the drain delay short.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ConfigError } from './config.js';
+import { DRAIN_HEADER, Drain } from './drain.js';
 import type { Logger } from './logger.js';
 
 export type DataPlane = (req: IncomingMessage, res: ServerResponse) => void;
@@ -99,7 +103,7 @@ export interface ServiceOptions {
   /** Handles every request whose path is not a control path (see `isControlPath`). */
   dataPlane?: DataPlane;
   log: Logger;
-  /** How long in-flight requests may take to finish after SIGTERM before they are cut. */
+  /** How long in-flight requests may take to finish once the listener is closed, before they are cut. */
   shutdownTimeoutMs: number;
   /** Time a client has to send a request's headers (HEADERS_TIMEOUT_MS; default 10 s). */
   headersTimeoutMs?: number;
@@ -107,6 +111,13 @@ export interface ServiceOptions {
   requestTimeoutMs?: number;
   /** More header fields than this → 431 (default {@link MAX_HEADERS_COUNT}). */
   maxHeadersCount?: number;
+  /**
+   * How long SIGTERM/SIGINT announce the drain before the listener closes (0 = close at
+   * once, the default here; services read `DRAIN_DELAY_MS`).
+   */
+  drainDelayMs?: number;
+  /** The drain state the app's health route reads (see `drain.ts`); a new one when omitted. */
+  drain?: Drain;
   /** Run after the server closed: stop timers, close upstream pools. */
   onShutdown?: () => void | Promise<void>;
   /** Install SIGTERM/SIGINT handlers that stop and exit the process (default true). */
@@ -117,8 +128,14 @@ export interface RunningService {
   server: Server;
   /** `http://host:port` with the port actually bound (useful with port 0). */
   url: string;
-  /** Stops gracefully (without exiting the process). */
-  stop(): Promise<void>;
+  /** The shutdown phase (serving, draining, closing). */
+  drain: Drain;
+  /**
+   * Stops gracefully (without exiting the process), announcing the drain for
+   * `drainDelayMs` first (default 0: close at once, as tests want; the signals pass the
+   * configured delay). Later calls return the first call's promise.
+   */
+  stop(drainDelayMs?: number): Promise<void>;
 }
 
 /**
@@ -126,12 +143,31 @@ export interface RunningService {
  * @throws {PortInUseError} when the port is taken.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
-  const { host, port, app, dataPlane, log, shutdownTimeoutMs, onShutdown, handleSignals = true } = options;
+  const {
+    host,
+    port,
+    app,
+    dataPlane,
+    log,
+    shutdownTimeoutMs,
+    drainDelayMs = 0,
+    drain = new Drain(),
+    onShutdown,
+    handleSignals = true,
+  } = options;
   const control = getRequestListener(app.fetch);
+  // The drain check is one boolean read per request; the announcement itself (a header
+  // set the slow way) only costs anything while draining.
   const listener = dataPlane
-    ? (req: IncomingMessage, res: ServerResponse) =>
-        isControlPath(req.url ?? '/') ? void control(req, res) : dataPlane(req, res)
-    : control;
+    ? (req: IncomingMessage, res: ServerResponse) => {
+        if (drain.draining) announceDrain(res);
+        if (isControlPath(req.url ?? '/')) void control(req, res);
+        else dataPlane(req, res);
+      }
+    : (req: IncomingMessage, res: ServerResponse) => {
+        if (drain.draining) announceDrain(res);
+        void control(req, res);
+      };
 
   // Keep idle client connections longer than the proxies' pools keep theirs, so a
   // pooled socket is never closed by this side while a request is being written to it.
@@ -151,6 +187,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   );
   // One more than the limit, so `limitHeaderCount` can tell "too many" from "exactly max".
   server.maxHeadersCount = maxHeaders + 1;
+  // Open client connections, so the drain can reach responses already in progress.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) =>
@@ -166,9 +208,24 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   log.info('listening', { url, pid: process.pid });
 
   let stopping: Promise<void> | undefined;
-  const stop = () => {
+  const stop = (delayMs = 0) => {
     stopping ??= (async () => {
-      log.info('shutting_down', { deadline_ms: shutdownTimeoutMs });
+      log.info('draining', { delay_ms: delayMs, deadline_ms: shutdownTimeoutMs });
+      const announced = drain.announce(delayMs);
+      // Responses being worked on now close their connection too, and idle keep-alive
+      // sockets are closed while the listener still accepts, so their clients reconnect
+      // (and read the announcement) instead of meeting a refused connection later.
+      for (const socket of sockets) {
+        const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        if (current && !current.headersSent) announceDrain(current);
+      }
+      server.closeIdleConnections();
+      const fullDelay = await announced;
+      drain.close();
+      log.info('shutting_down', {
+        deadline_ms: shutdownTimeoutMs,
+        drain: fullDelay ? 'complete' : 'cut short',
+      });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // server.close() only reaps sockets idle right now; keep reaping as in-flight ones finish.
       const reaper = setInterval(() => server.closeIdleConnections(), 50);
@@ -188,7 +245,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   if (handleSignals) {
     const onSignal = (signal: NodeJS.Signals) => {
       log.info('signal', { signal });
-      stop().then(
+      if (stopping) {
+        drain.skip(); // a second signal: stop announcing, close now (in-flight still finish)
+        return;
+      }
+      stop(drainDelayMs).then(
         () => process.exit(0),
         (error) => {
           log.error('shutdown_failed', { error });
@@ -196,9 +257,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         },
       );
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    // `on`, not `once`: an unhandled second signal would kill the process mid-drain.
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   }
 
-  return { server, url, stop };
+  return { server, url, drain, stop };
+}
+
+/**
+ * Marks a response as sent while draining: `X-Draining: 1`, and `Connection: close` (the
+ * socket closes after it, so the client's next request opens a new connection).
+ */
+function announceDrain(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  res.setHeader(DRAIN_HEADER, '1');
 }

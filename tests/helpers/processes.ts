@@ -36,14 +36,17 @@ export interface ServiceProcess {
 
 const running = new Set<ServiceProcess>();
 
-/** Spawns `node dist/main.js <role> ...args` with its own output captured. */
+/**
+ * Spawns `node dist/main.js <role> ...args` with its own output captured. SIGTERM closes
+ * the listener at once (`DRAIN_DELAY_MS=0`) unless `env` asks for a drain delay.
+ */
 export function spawnRole(
   role: string,
   args: string[] = [],
   env: Record<string, string> = {},
 ): ServiceProcess {
   const proc = spawn(process.execPath, ['dist/main.js', role, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', DRAIN_DELAY_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
