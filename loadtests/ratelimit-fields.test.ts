@@ -8,6 +8,7 @@ import {
   type FieldResponse,
   fieldChecks,
   fieldProblems,
+  IN_FLIGHT_POLL_MS,
   Politeness,
   parseRateLimit,
   parseRetryAfter,
@@ -218,5 +219,21 @@ describe("the polite client's decision on recorded responses", () => {
     expect(polite.waitMs(1_800)).toBe(200);
     expect(polite.waitMs(2_000)).toBe(0);
     expect(polite.backoffs).toEqual({ 'retry-after': 1, quota: 1 });
+  });
+
+  it('never has more requests in flight than the last answer said remain (at least one)', () => {
+    const polite = new Politeness(true, () => 0);
+    polite.sending();
+    polite.sending(); // nothing known yet: no limit
+    expect(polite.waitMs(0)).toBe(0);
+    polite.observe(10, withRateLimit('"default";r=1;t=1'));
+    expect(polite.waitMs(10)).toBe(IN_FLIGHT_POLL_MS); // one still in flight, one remains
+    polite.lost();
+    expect(polite.waitMs(11)).toBe(0);
+    polite.sending();
+    polite.observe(20, withRateLimit('"default";r=0;t=1'));
+    expect(polite.waitMs(20)).toBe(100);
+    polite.sending(); // the probe after the wait
+    expect(polite.waitMs(125)).toBe(IN_FLIGHT_POLL_MS);
   });
 });

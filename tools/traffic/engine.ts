@@ -31,6 +31,9 @@ export interface TrafficActor {
   waitMs?: (at: number) => number;
   /** Every answer (status and headers) at elapsed time `at`, e.g. to back off. */
   observe?: (at: number, response: FieldResponse) => void;
+  /** A request of this actor goes out (`observe` gets its answer, `lost` its failure). */
+  sending?: () => void;
+  lost?: () => void;
 }
 
 export interface TrafficOptions {
@@ -121,6 +124,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
     const spec = actor.request(n);
     const t0 = now();
     const outcome: Outcome = { actor: actor.name, status: 0, latencyMs: 0, at: 0 };
+    actor.sending?.();
     try {
       const response = await pool.request({
         path: basePath + spec.path,
@@ -140,6 +144,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       if (remaining !== undefined) outcome.remaining = remaining;
     } catch (error) {
       outcome.error = cancel.signal.aborted ? 'cancelled' : errorName(error);
+      if (outcome.status === 0) actor.lost?.();
     }
     const t1 = now();
     outcome.latencyMs = t1 - t0;
