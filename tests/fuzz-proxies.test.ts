@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { type Item, parseItem } from 'structured-headers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fuzz, fuzzTimeout } from './helpers/fuzz.js';
+import { fuzz } from './helpers/fuzz.js';
 import { type FuzzRequest, rawRequestArb } from './helpers/fuzz-http.js';
 import { ADMIN_TOKEN, type ServiceProcess, startRole, stopAll } from './helpers/processes.js';
 import { type Framing, type RawResponse, rawRequest } from './helpers/raw-http.js';
@@ -143,72 +143,60 @@ function checkRateLimitFields(response: RawResponse, request: FuzzRequest, label
 }
 
 describe('fuzz over real sockets', () => {
-  it(
-    'node: any raw request gets a well-formed answer below 500, and /health afterwards',
-    async () => {
-      await fuzz(
-        'processes.node',
-        fc.asyncProperty(caseArb, async (requests) => {
-          for (const [request, framing] of requests) {
-            const label = `node: ${describeRequest(request, framing)}`;
-            const response = await rawRequest(node1.port, { ...request, framing });
-            checkCommon(response, request, label);
-          }
-          await healthy(node1, '/health');
-        }),
-        { runs: 60 },
-      );
-    },
-    fuzzTimeout(60_000),
-  );
+  it('node: any raw request gets a well-formed answer below 500, and /health afterwards', async () => {
+    await fuzz(
+      'processes.node',
+      fc.asyncProperty(caseArb, async (requests) => {
+        for (const [request, framing] of requests) {
+          const label = `node: ${describeRequest(request, framing)}`;
+          const response = await rawRequest(node1.port, { ...request, framing });
+          checkCommon(response, request, label);
+        }
+        await healthy(node1, '/health');
+      }),
+      { runs: 60 },
+    );
+  });
 
-  it(
-    'balancer: any raw request gets a well-formed answer below 500, never from a node control route, and /healthz afterwards',
-    async () => {
-      await fuzz(
-        'processes.balancer',
-        fc.asyncProperty(caseArb, async (requests) => {
-          for (const [request, framing] of requests) {
-            const label = `balancer: ${describeRequest(request, framing)}`;
-            const response = await rawRequest(balancer.port, { ...request, framing });
-            checkCommon(response, request, label);
-            checkNotNodeControl(response, label);
-          }
-          await healthy(balancer, '/healthz');
-          await healthy(node1, '/health');
-          await healthy(node2, '/health');
-        }),
-        { runs: 60 },
-      );
-    },
-    fuzzTimeout(60_000),
-  );
+  it('balancer: any raw request gets a well-formed answer below 500, never from a node control route, and /healthz afterwards', async () => {
+    await fuzz(
+      'processes.balancer',
+      fc.asyncProperty(caseArb, async (requests) => {
+        for (const [request, framing] of requests) {
+          const label = `balancer: ${describeRequest(request, framing)}`;
+          const response = await rawRequest(balancer.port, { ...request, framing });
+          checkCommon(response, request, label);
+          checkNotNodeControl(response, label);
+        }
+        await healthy(balancer, '/healthz');
+        await healthy(node1, '/health');
+        await healthy(node2, '/health');
+      }),
+      { runs: 60 },
+    );
+  });
 
-  it(
-    'limiter: any raw request gets a well-formed answer below 500 with parseable RateLimit fields, and /healthz afterwards',
-    async () => {
-      const seen = { limited: 0, upstream: 0 };
-      await fuzz(
-        'processes.limiter',
-        fc.asyncProperty(caseArb, async (requests) => {
-          for (const [request, framing] of requests) {
-            const label = `limiter: ${describeRequest(request, framing)}`;
-            const response = await rawRequest(limiter.port, { ...request, framing });
-            checkCommon(response, request, label);
-            checkNotNodeControl(response, label);
-            if (response) checkRateLimitFields(response, request, label);
-            if (response?.status === 429) seen.limited++;
-            if (response?.headers['x-upstream']) seen.upstream++;
-          }
-          await healthy(limiter, '/healthz');
-          await healthy(balancer, '/healthz');
-        }),
-        { runs: 60 },
-      );
-      // Not vacuous: some answers were the limiter's 429s, some came from the nodes.
-      expect(seen.limited).toBeGreaterThan(0);
-      expect(seen.upstream).toBeGreaterThan(0);
-    },
-    fuzzTimeout(60_000),
-  );
+  it('limiter: any raw request gets a well-formed answer below 500 with parseable RateLimit fields, and /healthz afterwards', async () => {
+    const seen = { limited: 0, upstream: 0 };
+    await fuzz(
+      'processes.limiter',
+      fc.asyncProperty(caseArb, async (requests) => {
+        for (const [request, framing] of requests) {
+          const label = `limiter: ${describeRequest(request, framing)}`;
+          const response = await rawRequest(limiter.port, { ...request, framing });
+          checkCommon(response, request, label);
+          checkNotNodeControl(response, label);
+          if (response) checkRateLimitFields(response, request, label);
+          if (response?.status === 429) seen.limited++;
+          if (response?.headers['x-upstream']) seen.upstream++;
+        }
+        await healthy(limiter, '/healthz');
+        await healthy(balancer, '/healthz');
+      }),
+      { runs: 60 },
+    );
+    // Not vacuous: some answers were the limiter's 429s, some came from the nodes.
+    expect(seen.limited).toBeGreaterThan(0);
+    expect(seen.upstream).toBeGreaterThan(0);
+  });
 });

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fuzz, fuzzTimeout } from '../../tests/helpers/fuzz.js';
+import { fuzz } from '../../tests/helpers/fuzz.js';
 import { checkAnswer, controlRequestArb } from '../../tests/helpers/fuzz-control.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
@@ -38,27 +38,23 @@ function build() {
 }
 
 describe('balancer control plane (fuzz)', () => {
-  it(
-    'answers every request below 500 with a well-formed response, and /healthz afterwards',
-    async () => {
-      const { app, errors } = build();
-      await fuzz(
-        'balancer.control-surface',
-        fc.asyncProperty(
-          fc.array(controlRequestArb(TOKEN), { minLength: 1, maxLength: 4 }),
-          async (requests) => {
-            for (const request of requests) await checkAnswer(app, request);
-            const health = await app.request('/healthz');
-            expect(health.status).toBe(200);
-            await health.arrayBuffer();
-            expect(errors).toEqual([]);
-          },
-        ),
-        { runs: 120 },
-      );
-    },
-    fuzzTimeout(),
-  );
+  it('answers every request below 500 with a well-formed response, and /healthz afterwards', async () => {
+    const { app, errors } = build();
+    await fuzz(
+      'balancer.control-surface',
+      fc.asyncProperty(
+        fc.array(controlRequestArb(TOKEN), { minLength: 1, maxLength: 4 }),
+        async (requests) => {
+          for (const request of requests) await checkAnswer(app, request);
+          const health = await app.request('/healthz');
+          expect(health.status).toBe(200);
+          await health.arrayBuffer();
+          expect(errors).toEqual([]);
+        },
+      ),
+      { runs: 120 },
+    );
+  });
 });
 
 // ---- PUT /admin/config against a model --------------------------------------------
@@ -134,46 +130,42 @@ const bodyArb = fc.oneof(
 );
 
 describe('balancer PUT /admin/config (fuzz)', () => {
-  it(
-    'applies a valid update, answers 400 to anything else and keeps the old config',
-    async () => {
-      await fuzz(
-        'balancer.admin-config',
-        fc.asyncProperty(fc.array(bodyArb, { minLength: 1, maxLength: 5 }), async (bodies) => {
-          const { app } = build();
-          const auth = { authorization: `Bearer ${TOKEN}` };
-          let model: Model = { strategy: 'round-robin', weights: { a: 1, b: 2 } };
-          for (const body of bodies) {
-            const put = await app.request('/admin/config', {
-              method: 'PUT',
-              headers: { ...auth, 'content-type': 'application/json' },
-              body,
-            });
-            let decoded: unknown;
-            let json = true;
-            try {
-              decoded = JSON.parse(body);
-            } catch {
-              json = false;
-            }
-            const valid = json && validUpdate(decoded);
-            expect(put.status, body).toBe(valid ? 200 : 400);
-            if (valid) {
-              const update = decoded as Partial<Model>;
-              model = {
-                strategy: update.strategy ?? model.strategy,
-                weights: { ...model.weights, ...update.weights },
-              };
-            }
-            const now = (await (await app.request('/admin/config', { headers: auth })).json()) as Model;
-            expect({ strategy: now.strategy, weights: now.weights }).toEqual(model);
+  it('applies a valid update, answers 400 to anything else and keeps the old config', async () => {
+    await fuzz(
+      'balancer.admin-config',
+      fc.asyncProperty(fc.array(bodyArb, { minLength: 1, maxLength: 5 }), async (bodies) => {
+        const { app } = build();
+        const auth = { authorization: `Bearer ${TOKEN}` };
+        let model: Model = { strategy: 'round-robin', weights: { a: 1, b: 2 } };
+        for (const body of bodies) {
+          const put = await app.request('/admin/config', {
+            method: 'PUT',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body,
+          });
+          let decoded: unknown;
+          let json = true;
+          try {
+            decoded = JSON.parse(body);
+          } catch {
+            json = false;
           }
-        }),
-        { runs: 100 },
-      );
-    },
-    fuzzTimeout(),
-  );
+          const valid = json && validUpdate(decoded);
+          expect(put.status, body).toBe(valid ? 200 : 400);
+          if (valid) {
+            const update = decoded as Partial<Model>;
+            model = {
+              strategy: update.strategy ?? model.strategy,
+              weights: { ...model.weights, ...update.weights },
+            };
+          }
+          const now = (await (await app.request('/admin/config', { headers: auth })).json()) as Model;
+          expect({ strategy: now.strategy, weights: now.weights }).toEqual(model);
+        }
+      }),
+      { runs: 100 },
+    );
+  });
 });
 
 describe('balancer admin: findings of the fuzzer (regressions)', () => {

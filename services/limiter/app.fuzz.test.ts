@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fuzz, fuzzTimeout } from '../../tests/helpers/fuzz.js';
+import { fuzz } from '../../tests/helpers/fuzz.js';
 import { checkAnswer, controlRequestArb } from '../../tests/helpers/fuzz-control.js';
 import { nearPoliciesArb, validPoliciesArb } from '../../tests/helpers/fuzz-policies.js';
 import { loadConfig } from '../shared/config.js';
@@ -49,27 +49,23 @@ function build() {
 }
 
 describe('limiter control plane (fuzz)', () => {
-  it(
-    'answers every request below 500 with a well-formed response, and /healthz afterwards',
-    async () => {
-      const { app, errors } = build();
-      await fuzz(
-        'limiter.control-surface',
-        fc.asyncProperty(
-          fc.array(controlRequestArb(TOKEN), { minLength: 1, maxLength: 4 }),
-          async (requests) => {
-            for (const request of requests) await checkAnswer(app, request);
-            const health = await app.request('/healthz');
-            expect(health.status).toBe(200);
-            await health.arrayBuffer();
-            expect(errors).toEqual([]);
-          },
-        ),
-        { runs: 120 },
-      );
-    },
-    fuzzTimeout(),
-  );
+  it('answers every request below 500 with a well-formed response, and /healthz afterwards', async () => {
+    const { app, errors } = build();
+    await fuzz(
+      'limiter.control-surface',
+      fc.asyncProperty(
+        fc.array(controlRequestArb(TOKEN), { minLength: 1, maxLength: 4 }),
+        async (requests) => {
+          for (const request of requests) await checkAnswer(app, request);
+          const health = await app.request('/healthz');
+          expect(health.status).toBe(200);
+          await health.arrayBuffer();
+          expect(errors).toEqual([]);
+        },
+      ),
+      { runs: 120 },
+    );
+  });
 });
 
 /** The body as sent: `{"policies": <doc>}` mostly, other shapes and non-JSON sometimes. */
@@ -94,54 +90,50 @@ const bodyArb = fc.oneof(
 );
 
 describe('limiter PUT /admin/config (fuzz)', () => {
-  it(
-    'applies a valid policies document, answers 400 to anything else and keeps the old policies',
-    async () => {
-      await fuzz(
-        'limiter.admin-config',
-        fc.asyncProperty(fc.array(bodyArb, { minLength: 1, maxLength: 4 }), async (bodies) => {
-          const { app } = build();
-          const auth = { authorization: `Bearer ${TOKEN}` };
-          let model: unknown = compilePolicies(INITIAL, 'fuzz').document;
-          for (const body of bodies) {
-            const put = await app.request('/admin/config', {
-              method: 'PUT',
-              headers: { ...auth, 'content-type': 'application/json' },
-              body,
-            });
-            // The oracle: a JSON object with at most a `policies` key that compiles.
-            let expected: unknown;
-            let valid = false;
-            try {
-              const decoded = JSON.parse(body, (key, value) => {
-                if (key === '__proto__') throw new Error('refused');
-                return value;
-              }) as unknown;
-              if (typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded)) {
-                const keys = Object.keys(decoded);
-                if (keys.length === 0) {
-                  valid = true;
-                  expected = model;
-                } else if (keys.length === 1 && keys[0] === 'policies') {
-                  expected = compilePolicies((decoded as { policies: unknown }).policies, 'oracle').document;
-                  valid = true;
-                }
+  it('applies a valid policies document, answers 400 to anything else and keeps the old policies', async () => {
+    await fuzz(
+      'limiter.admin-config',
+      fc.asyncProperty(fc.array(bodyArb, { minLength: 1, maxLength: 4 }), async (bodies) => {
+        const { app } = build();
+        const auth = { authorization: `Bearer ${TOKEN}` };
+        let model: unknown = compilePolicies(INITIAL, 'fuzz').document;
+        for (const body of bodies) {
+          const put = await app.request('/admin/config', {
+            method: 'PUT',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body,
+          });
+          // The oracle: a JSON object with at most a `policies` key that compiles.
+          let expected: unknown;
+          let valid = false;
+          try {
+            const decoded = JSON.parse(body, (key, value) => {
+              if (key === '__proto__') throw new Error('refused');
+              return value;
+            }) as unknown;
+            if (typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded)) {
+              const keys = Object.keys(decoded);
+              if (keys.length === 0) {
+                valid = true;
+                expected = model;
+              } else if (keys.length === 1 && keys[0] === 'policies') {
+                expected = compilePolicies((decoded as { policies: unknown }).policies, 'oracle').document;
+                valid = true;
               }
-            } catch {
-              valid = false;
             }
-            expect(put.status, body.slice(0, 300)).toBe(valid ? 200 : 400);
-            await put.arrayBuffer();
-            if (valid) model = JSON.parse(JSON.stringify(expected));
-            const now = (await (await app.request('/admin/config', { headers: auth })).json()) as {
-              policies: unknown;
-            };
-            expect(now.policies).toEqual(model);
+          } catch {
+            valid = false;
           }
-        }),
-        { runs: 100 },
-      );
-    },
-    fuzzTimeout(),
-  );
+          expect(put.status, body.slice(0, 300)).toBe(valid ? 200 : 400);
+          await put.arrayBuffer();
+          if (valid) model = JSON.parse(JSON.stringify(expected));
+          const now = (await (await app.request('/admin/config', { headers: auth })).json()) as {
+            policies: unknown;
+          };
+          expect(now.policies).toEqual(model);
+        }
+      }),
+      { runs: 100 },
+    );
+  });
 });

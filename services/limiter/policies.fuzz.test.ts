@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { fuzz, fuzzTimeout } from '../../tests/helpers/fuzz.js';
+import { fuzz } from '../../tests/helpers/fuzz.js';
 import { badValueArb, nearPoliciesArb, validPoliciesArb } from '../../tests/helpers/fuzz-policies.js';
 import { compilePolicies, loadPoliciesFile, PolicyError, type PolicySet } from './policies.js';
 
@@ -160,22 +160,18 @@ const yamlTextArb = fc.oneof(
 );
 
 describe('policies files (fuzz)', () => {
-  it(
-    'any YAML text: a policy set or a PolicyError (line and column, or a path), quickly',
-    async () => {
-      let n = 0;
-      await fuzz(
-        'policies.yaml-file',
-        fc.property(yamlTextArb, (text) => {
-          const file = join(dir, `p${n++ % 8}.yaml`);
-          writeFileSync(file, text);
-          outcome(() => loadPoliciesFile(file));
-        }),
-        { runs: 300 },
-      );
-    },
-    fuzzTimeout(),
-  );
+  it('any YAML text: a policy set or a PolicyError (line and column, or a path), quickly', async () => {
+    let n = 0;
+    await fuzz(
+      'policies.yaml-file',
+      fc.property(yamlTextArb, (text) => {
+        const file = join(dir, `p${n++ % 8}.yaml`);
+        writeFileSync(file, text);
+        outcome(() => loadPoliciesFile(file));
+      }),
+      { runs: 300 },
+    );
+  });
 
   it('every hazard on its own', () => {
     for (const [i, text] of HAZARDS.entries()) {

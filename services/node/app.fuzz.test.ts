@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { fuzz, fuzzTimeout } from '../../tests/helpers/fuzz.js';
+import { fuzz } from '../../tests/helpers/fuzz.js';
 import { fetchRequestArb, toRequestInit } from '../../tests/helpers/fuzz-http.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
@@ -39,31 +39,27 @@ async function wellFormed(response: Response, method: string): Promise<void> {
 }
 
 describe('node HTTP surface (fuzz)', () => {
-  it(
-    'answers every request below 500 with a well-formed response, and /health afterwards',
-    async () => {
-      const { app, errors } = build();
-      await fuzz(
-        'node.surface',
-        fc.asyncProperty(
-          fc.array(fetchRequestArb('wrong-token-never-valid'), { minLength: 1, maxLength: 4 }),
-          async (requests) => {
-            for (const request of requests) {
-              const response = await app.request(request.target, toRequestInit(request));
-              expect(response.status, `${request.method} ${request.target}`).toBeLessThan(500);
-              await wellFormed(response, request.method);
-            }
-            const health = await app.request('/health');
-            expect(health.status).toBe(200);
-            await health.arrayBuffer();
-            expect(errors).toEqual([]);
-          },
-        ),
-        { runs: 150 },
-      );
-    },
-    fuzzTimeout(),
-  );
+  it('answers every request below 500 with a well-formed response, and /health afterwards', async () => {
+    const { app, errors } = build();
+    await fuzz(
+      'node.surface',
+      fc.asyncProperty(
+        fc.array(fetchRequestArb('wrong-token-never-valid'), { minLength: 1, maxLength: 4 }),
+        async (requests) => {
+          for (const request of requests) {
+            const response = await app.request(request.target, toRequestInit(request));
+            expect(response.status, `${request.method} ${request.target}`).toBeLessThan(500);
+            await wellFormed(response, request.method);
+          }
+          const health = await app.request('/health');
+          expect(health.status).toBe(200);
+          await health.arrayBuffer();
+          expect(errors).toEqual([]);
+        },
+      ),
+      { runs: 150 },
+    );
+  });
 });
 
 // ---- PUT /admin/config against a model --------------------------------------------
@@ -116,39 +112,35 @@ const putBodyArb = fc.oneof(
 );
 
 describe('node PUT /admin/config (fuzz)', () => {
-  it(
-    'applies a valid update, answers 400 to anything else and keeps the old config',
-    async () => {
-      await fuzz(
-        'node.admin-config',
-        fc.asyncProperty(fc.array(putBodyArb, { minLength: 1, maxLength: 6 }), async (bodies) => {
-          const { app } = build();
-          const auth = { authorization: `Bearer ${TOKEN}` };
-          let model: Load & { id: string } = { id: 'f', loadFactor: 0, latencyMs: 0, failRate: 0 };
-          for (const body of bodies) {
-            const put = await app.request('/admin/config', {
-              method: 'PUT',
-              headers: { ...auth, 'content-type': 'application/json' },
-              body,
-            });
-            let decoded: unknown;
-            let json = true;
-            try {
-              // Like fetch's body.json(), the server ignores a leading byte-order mark.
-              decoded = JSON.parse(body.replace(/^\uFEFF/, ''));
-            } catch {
-              json = false;
-            }
-            const valid = json && validPatch(decoded);
-            expect(put.status, body.slice(0, 200)).toBe(valid ? 200 : 400);
-            if (valid) model = { ...model, ...(decoded as Partial<Load>) };
-            const now = await (await app.request('/admin/config', { headers: auth })).json();
-            expect(now).toEqual(model);
+  it('applies a valid update, answers 400 to anything else and keeps the old config', async () => {
+    await fuzz(
+      'node.admin-config',
+      fc.asyncProperty(fc.array(putBodyArb, { minLength: 1, maxLength: 6 }), async (bodies) => {
+        const { app } = build();
+        const auth = { authorization: `Bearer ${TOKEN}` };
+        let model: Load & { id: string } = { id: 'f', loadFactor: 0, latencyMs: 0, failRate: 0 };
+        for (const body of bodies) {
+          const put = await app.request('/admin/config', {
+            method: 'PUT',
+            headers: { ...auth, 'content-type': 'application/json' },
+            body,
+          });
+          let decoded: unknown;
+          let json = true;
+          try {
+            // Like fetch's body.json(), the server ignores a leading byte-order mark.
+            decoded = JSON.parse(body.replace(/^\uFEFF/, ''));
+          } catch {
+            json = false;
           }
-        }),
-        { runs: 150 },
-      );
-    },
-    fuzzTimeout(),
-  );
+          const valid = json && validPatch(decoded);
+          expect(put.status, body.slice(0, 200)).toBe(valid ? 200 : 400);
+          if (valid) model = { ...model, ...(decoded as Partial<Load>) };
+          const now = await (await app.request('/admin/config', { headers: auth })).json();
+          expect(now).toEqual(model);
+        }
+      }),
+      { runs: 150 },
+    );
+  });
 });

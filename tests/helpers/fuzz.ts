@@ -14,7 +14,7 @@
 import { appendFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import fc from 'fast-check';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 
 /** The seed `npm test` uses: a fixed one, so a red CI run is red for everyone. */
 const DEFAULT_SEED = 20_261_127;
@@ -48,6 +48,11 @@ export const fuzzSettings = {
 export function fuzzTimeout(quickMs = 30_000): number {
   return fuzzSettings.budgetMs === undefined ? quickMs : fuzzSettings.budgetMs + Math.max(quickMs, 120_000);
 }
+
+// Every test of a file that fuzzes gets the time its properties need (this module is
+// imported by each of them): a minute under `npm test`, the budget plus room for the
+// last case and shrinking under `npm run fuzz`.
+vi.setConfig({ testTimeout: fuzzTimeout(60_000) });
 
 /**
  * Runs `property` with the shared settings and fails the test with fast-check's report
