@@ -5,28 +5,29 @@
  * while the bad actor is throttled.
  * Rates, duration and keys: loadtests/scenarios.json ("attack"); BAD_ACTOR_RATE=10000 for the flood.
  */
-import { check } from 'k6';
 import type { Options } from 'k6/options';
-import { expectThrottling, scenariosFor, send, summary } from './lib.ts';
+import { expectThrottling, FIELD_THRESHOLDS, outcome, scenariosFor, send, summary } from './lib.ts';
 
 export const options: Options = {
   scenarios: scenariosFor('attack'),
   thresholds: {
     'http_req_failed{scenario:good_user}': ['rate<0.01'],
     'http_req_duration{scenario:good_user}': ['p(95)<500'],
-    'checks{scenario:good_user}': ['rate>=0.99'],
+    'checks{scenario:good_user,checks_of:outcome}': ['rate>=0.99'],
     // The bad actor is throttled: most of its requests come back 429.
-    'checks{scenario:bad_actor}': ['rate>0.5'],
+    'checks{scenario:bad_actor,checks_of:outcome}': ['rate>0.5'],
+    // RateLimit-Policy and RateLimit on every answer, Retry-After on every 429.
+    ...FIELD_THRESHOLDS,
   },
 };
 
 export function actor(): void {
   if (__ENV.ACTOR === 'bad_actor') {
     const res = send(expectThrottling);
-    check(res, { 'bad actor throttled (429)': (r) => r.status === 429 });
+    outcome(res, 'bad actor throttled (429)', (r) => r.status === 429);
   } else {
     const res = send();
-    check(res, { 'good user served (2xx)': (r) => r.status >= 200 && r.status < 300 });
+    outcome(res, 'good user served (2xx)', (r) => r.status >= 200 && r.status < 300);
   }
 }
 

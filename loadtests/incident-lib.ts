@@ -13,11 +13,10 @@
  * 127.0.0.1:5001–5003 when the target is local, else http://node-N:8080 as in compose),
  * `PHASE` (overrides the phase length, e.g. 10s).
  */
-import { check } from 'k6';
 import http from 'k6/http';
 import { Rate } from 'k6/metrics';
 import type { Options, Scenario } from 'k6/options';
-import { data, send } from './lib.ts';
+import { checkFields, data, FIELD_THRESHOLDS, fieldsFor, outcome, send } from './lib.ts';
 
 interface TrafficEntry {
   rate?: number;
@@ -96,18 +95,22 @@ export function incidentOptions(name: string): Options {
   const spec = incident(name);
   const phase = phaseSeconds(spec);
   const scenarios: Record<string, Scenario> = {};
-  const thresholds: Record<string, string[]> = {};
+  // RateLimit-Policy and RateLimit on every answer (optional for a client exempt in that phase).
+  const thresholds: Record<string, string[]> = { ...FIELD_THRESHOLDS };
   for (const [label, start] of [
     ['before', 0],
     ['after', phase + SETTLE_S],
   ] as const) {
     for (const [actor, entry] of Object.entries(spec.traffic)) {
       const key = `${actor}_${label}`;
+      const apiKey = data.actors[actor]?.key ?? '';
+      const policy = spec.policies[label][apiKey] as { exempt?: boolean } | undefined;
       const env = {
         ACTOR: actor,
         TARGET: target(),
         PHASE_NAME: label,
         BURST: String(entry.bursts?.size ?? 0),
+        FIELDS: fieldsFor(spec.target, policy?.exempt === true),
       };
       scenarios[key] = entry.bursts
         ? {
@@ -213,8 +216,9 @@ export function burstRequests(): void {
   for (const res of responses) {
     served.add(res.status >= 200 && res.status < 400);
     limited.add(res.status === 429);
+    checkFields(res);
   }
-  check(responses, { 'every config fetch served': (all) => all.every((r) => r.status === 200) });
+  outcome(responses, 'every config fetch served', (all) => all.every((r) => r.status === 200));
 }
 
 interface Metric {

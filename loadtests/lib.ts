@@ -7,10 +7,16 @@
  * - `LAB_TARGET` (the edge, default http://127.0.0.1:8080), `LAB_BALANCER` (default http://127.0.0.1:8081);
  * - `DURATION` overrides every scenario's duration; `<ACTOR>_RATE` (e.g. `BAD_ACTOR_RATE=10000`,
  *   `GOOD_USER_RATE=5`) overrides one actor's rate; `RESULTS_DIR` (default `results`).
+ *
+ * Every response `send()` gets is checked against the standard rate-limit fields
+ * (`checkFields`, predicates in `ratelimit-fields.ts`); every script spreads
+ * `FIELD_THRESHOLDS` into its thresholds, so one malformed or missing field fails the run.
  */
+import { check } from 'k6';
 import exec from 'k6/execution';
 import http, { type RefinedResponse, type ResponseType } from 'k6/http';
 import type { Options, Scenario } from 'k6/options';
+import { fieldChecks } from './ratelimit-fields.ts';
 
 export interface Actor {
   key?: string;
@@ -86,11 +92,36 @@ export function scenariosFor(name: string): NonNullable<Options['scenarios']> {
       // Enough VUs for the rate at ~100 ms per request, bounded so a typo cannot fork a thousand.
       preAllocatedVUs: Math.min(Math.max(2, Math.ceil(rate / 10)), 200),
       maxVUs: Math.min(Math.max(10, Math.ceil(rate / 2)), 1000),
-      env: { ACTOR: actor, TARGET: baseUrl(spec.target) },
+      env: { ACTOR: actor, TARGET: baseUrl(spec.target), FIELDS: fieldsFor(spec.target) },
       tags: { actor },
     };
   }
   return result;
+}
+
+/**
+ * Whether the rate-limit fields must be on every answer: through the edge, yes (the limiter
+ * adds them to every answer of a limited client); straight to the balancer, they may be
+ * absent but must be well-formed if present. An exempt client gets `optional` too.
+ */
+export function fieldsFor(target: ScenarioSpec['target'], exempt = false): 'required' | 'optional' {
+  return target === 'edge' && !exempt ? 'required' : 'optional';
+}
+
+/**
+ * Checks tagged `checks_of: fields` (the standard rate-limit fields) or `checks_of: outcome`
+ * (what the script expects of the answer), so thresholds can hold each to its own rate.
+ */
+export const FIELD_THRESHOLDS: Record<string, string[]> = { 'checks{checks_of:fields}': ['rate==1'] };
+
+/** The three standard-field checks on one answer (the scenario's `FIELDS` says if required). */
+export function checkFields(res: RefinedResponse<ResponseType>): boolean {
+  return check(res, fieldChecks(__ENV.FIELDS !== 'optional'), { checks_of: 'fields' });
+}
+
+/** A script's own expectation of an answer, kept apart from the field checks in thresholds. */
+export function outcome<T>(value: T, name: string, predicate: (value: T) => boolean): boolean {
+  return check(value, { [name]: predicate }, { checks_of: 'outcome' });
 }
 
 /** 429 is an expected answer for actors that are meant to be throttled. */
@@ -111,13 +142,15 @@ export function send(expected?: ReturnType<typeof http.expectedStatuses>): Refin
     body = JSON.stringify(Object.fromEntries(Object.entries(actor.body).map(([k, v]) => [k, fill(v)])));
   }
   const path = fill(actor.path);
-  return http.request(actor.method, `${__ENV.TARGET}${path}`, body, {
+  const res = http.request(actor.method, `${__ENV.TARGET}${path}`, body, {
     headers,
     timeout: '10s',
     // Metric labels stay bounded: the route template, not the filled path.
     tags: { name: `${actor.method} ${actor.path}` },
     ...(expected ? { responseCallback: expected } : {}),
   });
+  checkFields(res);
+  return res;
 }
 
 interface MetricSummary {
