@@ -240,6 +240,19 @@ incident-run:
 incident-k6:
 	$(call k6,incident-$(NAME))
 
+.PHONY: polite
+polite: ## a naive and a polite client side by side, same load and quota (k6, else Node: npm run polite)
+	@if [ -n "$(K6_LOCAL)" ] || { [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && [ -n "$$($(COMPOSE) ps -q limiter 2>/dev/null)" ]; }; then \
+		$(MAKE) --no-print-directory polite-k6; \
+	else \
+		echo "k6 is not available here: running the Node version (npm run polite)"; \
+		npm run --silent polite -- $(ARGS); \
+	fi
+
+.PHONY: polite-k6
+polite-k6:
+	$(call k6,polite)
+
 .PHONY: challenge
 challenge: ## the fixed-window challenge: checks the limiter's fixed-window against the rules
 	npm run --silent challenge

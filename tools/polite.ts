@@ -130,6 +130,12 @@ export async function politeRun(options: PoliteOptions): Promise<PoliteReport> {
     polite: options.politeKey ?? politeActor.key ?? 'polite-client',
   };
   if (keys.naive === keys.polite) throw new UsageError('the naive and the polite client need distinct keys');
+  try {
+    const probe = await fetch(`${options.target}/healthz`, { signal: AbortSignal.timeout(5_000) });
+    await probe.arrayBuffer();
+  } catch {
+    throw new Error(`no limiter answers at ${options.target}/healthz: start the lab (make up, or npm run lab)`);
+  }
   const politeness = new Politeness(!options.waitFullT);
   const recorder = new Recorder(1_000);
   const problems = { naive: 0, polite: 0 };
