@@ -134,7 +134,9 @@ export async function politeRun(options: PoliteOptions): Promise<PoliteReport> {
     const probe = await fetch(`${options.target}/healthz`, { signal: AbortSignal.timeout(5_000) });
     await probe.arrayBuffer();
   } catch {
-    throw new Error(`no limiter answers at ${options.target}/healthz: start the lab (make up, or npm run lab)`);
+    throw new Error(
+      `no limiter answers at ${options.target}/healthz: start the lab (make up, or npm run lab)`,
+    );
   }
   const politeness = new Politeness(!options.waitFullT);
   const recorder = new Recorder(1_000);
