@@ -52,7 +52,7 @@ describe('balancer control plane (fuzz)', () => {
           expect(errors).toEqual([]);
         },
       ),
-      { runs: 120 },
+      { runs: 80 },
     );
   });
 });
@@ -163,7 +163,7 @@ describe('balancer PUT /admin/config (fuzz)', () => {
           expect({ strategy: now.strategy, weights: now.weights }).toEqual(model);
         }
       }),
-      { runs: 100 },
+      { runs: 40 },
     );
   });
 });

@@ -63,7 +63,7 @@ describe('limiter control plane (fuzz)', () => {
           expect(errors).toEqual([]);
         },
       ),
-      { runs: 120 },
+      { runs: 80 },
     );
   });
 });
@@ -133,7 +133,7 @@ describe('limiter PUT /admin/config (fuzz)', () => {
           expect(now.policies).toEqual(model);
         }
       }),
-      { runs: 100 },
+      { runs: 30 },
     );
   });
 });

@@ -51,7 +51,7 @@ describe('policies documents (fuzz)', () => {
           for (const { path } of result.problems) expect(path).toMatch(/^(\(document\)|default|clients)/);
         }
       }),
-      { runs: 300 },
+      { runs: 200 },
     );
   });
 
@@ -95,7 +95,7 @@ describe('policies documents (fuzz)', () => {
           expect(paths).toContain(`clients.${client}.${name}`);
         },
       ),
-      { runs: 300 },
+      { runs: 200 },
     );
   });
 });
@@ -169,7 +169,7 @@ describe('policies files (fuzz)', () => {
         writeFileSync(file, text);
         outcome(() => loadPoliciesFile(file));
       }),
-      { runs: 300 },
+      { runs: 120 },
     );
   });
 

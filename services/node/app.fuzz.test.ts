@@ -57,7 +57,7 @@ describe('node HTTP surface (fuzz)', () => {
           expect(errors).toEqual([]);
         },
       ),
-      { runs: 150 },
+      { runs: 100 },
     );
   });
 });
@@ -140,7 +140,7 @@ describe('node PUT /admin/config (fuzz)', () => {
           expect(now).toEqual(model);
         }
       }),
-      { runs: 150 },
+      { runs: 40 },
     );
   });
 });
