@@ -28,6 +28,8 @@ export const BOARD_UID = 'lb-rl-lab';
 /** Traffic the learner sends, not the lab's own plumbing (scrapes, liveness probes). */
 const TRAFFIC = 'route!~"/metrics|/healthz"';
 const RATE = '$__rate_interval';
+/** The two clients of `make polite` (both policy files give them the same quota). */
+const POLITE_PAIR = 'client=~"naive-client|polite-client"';
 
 export interface Query {
   expr: string;
@@ -248,6 +250,58 @@ export const ROWS: RowSpec[] = [
         width: 8,
         height: 8,
         queries: [{ expr: `sum by (scenario) (rate(k6_http_reqs_total[${RATE}]))`, legend: '{{scenario}}' }],
+      },
+    ],
+  },
+  {
+    row: 'Polite vs naive client (make polite)',
+    panels: [
+      {
+        title: 'Admitted/s: naive vs polite client',
+        description:
+          'Requests the limiter let through for each client (same quota, 10/s; same offered load, 50/s). The two lines sit together: backing off costs the polite client almost nothing.',
+        unit: 'reqps',
+        kind: 'timeseries',
+        width: 8,
+        height: 8,
+        queries: [
+          {
+            expr: `sum by (client) (rate(lab_ratelimit_decisions_total{${POLITE_PAIR},decision="allowed"}[${RATE}]))`,
+            legend: '{{client}} admitted',
+          },
+        ],
+      },
+      {
+        title: '429s/s: naive vs polite client',
+        description:
+          'Requests the limiter had to refuse: the naive client keeps sending and collects about four 429s per admitted request; the polite one waits out Retry-After and RateLimit and collects almost none.',
+        unit: 'reqps',
+        kind: 'timeseries',
+        width: 8,
+        height: 8,
+        queries: [
+          {
+            expr: `sum by (client) (rate(lab_ratelimit_decisions_total{${POLITE_PAIR},decision="rejected"}[${RATE}]))`,
+            legend: '{{client}} 429',
+          },
+        ],
+      },
+      {
+        title: 'Offered vs sent per client (k6)',
+        description:
+          'Offered: arrivals at the scenario rate; sent: requests that went out. Equal for the naive client; the polite client holds back about four in five while it waits.',
+        unit: 'reqps',
+        kind: 'timeseries',
+        k6: true,
+        width: 8,
+        height: 8,
+        queries: [
+          { expr: `sum by (scenario) (rate(k6_lab_offered_total[${RATE}]))`, legend: '{{scenario}} offered' },
+          {
+            expr: `sum by (scenario) (rate(k6_http_reqs_total{scenario=~"naive_client|polite_client"}[${RATE}]))`,
+            legend: '{{scenario}} sent',
+          },
+        ],
       },
     ],
   },

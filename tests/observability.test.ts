@@ -133,6 +133,10 @@ describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus'
           }),
         ),
         send(`${services.balancer.url}/data/item-${i % 10}`, {}),
+        // make polite's pair (the board's polite-vs-naive row): the naive one over its quota.
+        ...['naive-client', 'naive-client', 'naive-client', 'polite-client'].map((key) =>
+          send(`${edge}/health`, { headers: { 'x-api-key': key } }),
+        ),
       ]);
       await sleep(100);
     }
