@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChaosReport } from '../tools/chaos/report.js';
 import { composeCommand, type DockerEngine, dockerEngine, run, runOk } from './helpers/docker.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -245,6 +246,29 @@ if (unavailable && CI) {
       expect(failed, `${failed.length} of ${statuses.length} failed`).toEqual([]);
       await make('revive', 'NODE=2');
     }, 120_000);
+
+    it('`make chaos` (15 s, a kill every 5 s, docker kill/start) fails no request and leaves every node back', async () => {
+      // make kill/revive above may have left node-2 on its way back: start from three healthy nodes.
+      const deadline = Date.now() + 60_000;
+      let healthy = 0;
+      while (Date.now() < deadline) {
+        const response = await fetch(`${balancer}/admin/state`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        healthy = ((await response.json()) as { healthy: number }).healthy;
+        if (healthy === 3) break;
+        await sleep(500);
+      }
+      expect(healthy).toBe(3);
+      const { stdout, stderr } = await make('chaos', 'ARGS=--duration 15s --every 5s --seed 3 --json');
+      const report = JSON.parse(stdout) as ChaosReport;
+      expect(report.target).toBe('compose');
+      expect(report.requests.sent).toBe(report.requests.ok + report.requests.failed);
+      expect(report.requests.failures, stderr).toEqual({});
+      expect(report.faults.length, stderr).toBeGreaterThanOrEqual(2);
+      for (const fault of report.faults) expect(fault.backAtS, JSON.stringify(fault)).not.toBeNull();
+      expect(report.allBack, stderr).toBe(true);
+    }, 180_000);
 
     it('Prometheus (in its container) has samples from all five services', async () => {
       const wanted = ['balancer', 'limiter', 'node-1', 'node-2', 'node-3'];
