@@ -110,6 +110,20 @@ describe('UpstreamSet', () => {
     expect(a.downReason).toMatch(/health check failed 3 times/);
   });
 
+  it('marks down at once when a check says the upstream is draining, and back up after `rise` passes', () => {
+    const set = makeSet();
+    const a = set.get('a');
+    if (!a) throw new Error('a missing');
+    set.recordCheck(a, false, 'status 503 (draining)', true);
+    expect(a.healthy).toBe(false);
+    expect(a.downReason).toBe('draining: health check answered status 503 (draining)');
+    expect(set.healthy.map((u) => u.id)).not.toContain('a');
+    set.recordCheck(a, true);
+    expect(a.healthy).toBe(false);
+    set.recordCheck(a, true);
+    expect(a.healthy).toBe(true);
+  });
+
   it('replace() adds and removes upstreams, keeping the state of the others, and closes removed pools', () => {
     const set = makeSet();
     const b = set.get('b');

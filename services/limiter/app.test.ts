@@ -307,3 +307,72 @@ describe('limiter: store failures', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   });
 });
+
+describe('limiter: an upstream it cannot reach', () => {
+  /** A port nothing listens on. */
+  async function deadUrl(): Promise<string> {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    return `http://127.0.0.1:${port}`;
+  }
+
+  it('retries with backoff, then answers 503 problem+json naming the cause, counted', async () => {
+    const { url, registry } = await start({
+      UPSTREAM: await deadUrl(),
+      UPSTREAM_RETRIES: '3',
+      UPSTREAM_RETRY_BACKOFF: '10ms',
+    });
+    const res = await get(`${url}/data/k`, 'good-user');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(res.headers.get('ratelimit-policy')).toBe('"good-user";q=20;w=1');
+    const body = (await res.json()) as { status: number; cause: string; tries: number; detail: string };
+    expect(body).toMatchObject({ status: 503, title: 'Service Unavailable', cause: 'connect', tries: 4 });
+    expect(body.detail).toMatch(/ECONNREFUSED|connect/);
+    // A POST never reached the upstream either, so it was retried too (its body unread).
+    const post = await get(`${url}/data`, 'good-user', { method: 'POST', body: '{"key":"a","value":"b"}' });
+    expect(post.status).toBe(503);
+    expect(((await post.json()) as { tries: number }).tries).toBe(4);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('lab_ratelimit_upstream_retries_total{error="connect",service="limiter"} 6');
+    expect(metrics).toContain('lab_ratelimit_upstream_failures_total{error="connect",service="limiter"} 2');
+    expect(metrics).toContain(
+      'http_requests_total{route="/*",method="GET",status="503",service="limiter"} 1',
+    );
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('UPSTREAM_RETRIES=0 fails at once', async () => {
+    const { url, registry } = await start({ UPSTREAM: await deadUrl(), UPSTREAM_RETRIES: '0' });
+    const res = await get(`${url}/`, 'good-user');
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { tries: number }).tries).toBe(1);
+    expect(await registry.metrics()).toContain(
+      'lab_ratelimit_upstream_retries_total{error="connect",service="limiter"} 0',
+    );
+  });
+
+  it('a retry reaches an upstream that came up during the backoff', async () => {
+    const target = await deadUrl();
+    const { url, registry } = await start({
+      UPSTREAM: target,
+      UPSTREAM_RETRIES: '4',
+      UPSTREAM_RETRY_BACKOFF: '200ms',
+    });
+    const pending = get(`${url}/late`, 'good-user');
+    // The first try has failed (connection refused); the upstream comes up during the
+    // backoff (waits of up to 0.2 + 0.4 + 0.8 + 1.6 s are left), and a retry finds it.
+    const retried = /lab_ratelimit_upstream_retries_total\{error="connect",service="limiter"\} [1-9]/;
+    while (!retried.test(await registry.metrics())) await new Promise((resolve) => setTimeout(resolve, 5));
+    const late = createServer((_req, res) => res.end('{"late":true}'));
+    await new Promise<void>((resolve) => late.listen(Number(new URL(target).port), '127.0.0.1', resolve));
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ late: true });
+    late.closeAllConnections();
+    await new Promise((resolve) => late.close(resolve));
+  });
+});

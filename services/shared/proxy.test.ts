@@ -30,6 +30,7 @@ function echoServer(): Server {
         connection: 'keep-alive',
         'keep-alive': 'timeout=65',
         'x-node-id': 'echo',
+        ...(req.url === '/draining' ? { 'X-Draining': '1' } : {}),
       });
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
     });
@@ -227,6 +228,16 @@ describe('forward', () => {
     expect(text).toMatch(/^HTTP\/1.1 400/);
     expect(outcomes.length).toBe(before + 1);
     expect(outcomes.at(-1)).toMatchObject({ status: 400, error: undefined, sent: true });
+  });
+
+  it('reports an upstream that announces its drain, and does not relay the announcement', async () => {
+    const reply = await send(`${proxyUrl}/draining`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers['x-draining']).toBeUndefined(); // it describes that hop only
+    expect(reply.headers['x-node-id']).toBe('echo');
+    expect(outcomes.at(-1)).toMatchObject({ status: 200, error: undefined, draining: true });
+    await send(`${proxyUrl}/echo`);
+    expect(outcomes.at(-1)).toMatchObject({ status: 200, draining: false });
   });
 
   it('answers 504 when the per-try timeout passes', async () => {
