@@ -80,8 +80,9 @@ let deferred = false;
 
 function politeSend(): void {
   politeness.sending();
+  const sentAt = Date.now();
   const res = request();
-  politeness.observe(Date.now(), res);
+  politeness.observe(Date.now(), res, sentAt);
 }
 
 /** One event of the polite client: an arrival (sent or held), or a held one going out. */

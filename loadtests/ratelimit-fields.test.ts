@@ -221,19 +221,32 @@ describe("the polite client's decision on recorded responses", () => {
     expect(polite.backoffs).toEqual({ 'retry-after': 1, quota: 1 });
   });
 
-  it('never has more requests in flight than the last answer said remain (at least one)', () => {
+  it('keeps no more requests in flight than remain, plus what refills in a round trip', () => {
     const polite = new Politeness(true, () => 0);
     polite.sending();
     polite.sending(); // nothing known yet: no limit
     expect(polite.waitMs(0)).toBe(0);
-    polite.observe(10, withRateLimit('"default";r=1;t=1'));
-    expect(polite.waitMs(10)).toBe(IN_FLIGHT_POLL_MS); // one still in flight, one remains
-    polite.lost();
-    expect(polite.waitMs(11)).toBe(0);
+    polite.observe(2, withRateLimit('"default";r=1;t=1'), 0); // a 2 ms round trip
+    expect(polite.waitMs(2)).toBe(IN_FLIGHT_POLL_MS); // one in flight, one remains
+    polite.lost(); // the other one never got an answer
+    expect(polite.waitMs(3)).toBe(0);
     polite.sending();
-    polite.observe(20, withRateLimit('"default";r=0;t=1'));
-    expect(polite.waitMs(20)).toBe(100);
+    polite.observe(5, withRateLimit('"default";r=0;t=1'), 3);
+    expect(polite.waitMs(5)).toBe(98); // one unit (100 ms) from when it was sent
     polite.sending(); // the probe after the wait
-    expect(polite.waitMs(125)).toBe(IN_FLIGHT_POLL_MS);
+    expect(polite.waitMs(105)).toBe(IN_FLIGHT_POLL_MS);
+  });
+
+  it('a slow server: the wait counts from the send, and a round trip of refill may be in flight', () => {
+    const polite = new Politeness(true, () => 0);
+    for (let i = 0; i < 5; i++) {
+      polite.sending();
+      polite.observe(1_000 * i + 300, withRateLimit('"default";r=0;t=1'), 1_000 * i); // 300 ms round trips
+    }
+    expect(polite.waitMs(4_300)).toBe(0); // 4000 + 100 ms is past
+    polite.sending();
+    polite.sending();
+    polite.sending(); // r=0, but three units come back during a 300 ms round trip
+    expect(polite.waitMs(4_300)).toBe(IN_FLIGHT_POLL_MS);
   });
 });

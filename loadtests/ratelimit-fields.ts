@@ -374,10 +374,12 @@ export const IN_FLIGHT_POLL_MS = 5;
  * A polite client's state: when it may send again. Time is injected (any monotonic ms
  * clock: `performance.now()` in Node, `Date.now()` in k6, a fake one in tests).
  *
- * Besides the backoffs of {@link backoffFor}, it never has more requests in flight than
- * the last answer said remain (at least one): right after a backoff only one request
- * goes out, and the next waits for its answer, instead of a second one that would be
- * answered 429.
+ * Besides the backoffs of {@link backoffFor}, it keeps no more requests in flight than
+ * the quota can take: what the last answer said remains (`r`), plus the units that come
+ * back during one round trip (round trip × q/w), at least one. So right after a backoff
+ * one request goes out and the next waits for its answer, instead of a second one that
+ * would be answered 429; and a slow server (a long round trip) does not hold it below
+ * the quota's pace, which would let the quota go to waste.
  * @example
  * const polite = new Politeness();
  * if (polite.waitMs(now()) === 0) { polite.sending(); polite.observe(now(), await send()); }
@@ -387,6 +389,10 @@ export class Politeness {
   private inFlight = 0;
   /** `r` of the latest answer (Infinity before any, or without the field). */
   private remaining = Number.POSITIVE_INFINITY;
+  /** Milliseconds per unit of the tightest policy (w/q), once known. */
+  private unitMs = Number.POSITIVE_INFINITY;
+  /** Smoothed round trip (ms), from `observe`'s `sentAt`. */
+  private roundTripMs = 0;
   /** Backoffs taken, by reason. */
   readonly backoffs: Record<BackoffReason, number> = { 'retry-after': 0, quota: 0 };
 
@@ -407,7 +413,8 @@ export class Politeness {
   waitMs(now: number): number {
     const wait = Math.max(0, this.readyAt - now);
     if (wait > 0) return wait;
-    return this.inFlight >= Math.max(1, this.remaining) ? IN_FLIGHT_POLL_MS : 0;
+    const refilled = Math.floor(this.roundTripMs / this.unitMs);
+    return this.inFlight >= Math.max(1, this.remaining + refilled) ? IN_FLIGHT_POLL_MS : 0;
   }
 
   /** A request goes out (its answer comes to {@link observe}, or {@link lost}). */
@@ -420,20 +427,33 @@ export class Politeness {
     this.inFlight = Math.max(0, this.inFlight - 1);
   }
 
-  /** Reads a response received at `now`; returns the backoff it imposes. */
-  observe(now: number, res: FieldResponse): Backoff {
+  /**
+   * Reads a response received at `now`; returns the backoff it imposes. With `sentAt`
+   * (when its request went out) the wait counts from then: the server decided somewhere
+   * between the two, and the next request takes the same way there, so counting from the
+   * answer would add the round trip to every wait (a slow server would cost quota).
+   */
+  observe(now: number, res: FieldResponse, sentAt = now): Backoff {
     this.lost();
     const value = header(res.headers, 'RateLimit');
     const states = value === undefined ? undefined : parseRateLimit(value);
-    this.remaining = states?.ok
-      ? Math.min(...states.value.map((s) => s.r))
-      : res.status === 429
-        ? 0
-        : Number.POSITIVE_INFINITY;
+    const tightest = states?.ok
+      ? states.value.reduce((a, b) => (b.r < a.r ? b : a), states.value[0] as QuotaState)
+      : undefined;
+    this.remaining = tightest ? tightest.r : res.status === 429 ? 0 : Number.POSITIVE_INFINITY;
+    const policyValue = header(res.headers, 'RateLimit-Policy');
+    const policies = policyValue === undefined ? undefined : parseRateLimitPolicy(policyValue);
+    const policy =
+      policies?.ok && tightest ? policies.value.find((p) => p.name === tightest.name) : undefined;
+    if (policy?.w !== undefined && policy.q > 0) this.unitMs = (policy.w * 1000) / policy.q;
+    if (now > sentAt) {
+      const sample = now - sentAt;
+      this.roundTripMs = this.roundTripMs === 0 ? sample : 0.8 * this.roundTripMs + 0.2 * sample;
+    }
     const backoff = backoffFor(res, this.wallClock(), this.unitWait);
     if (backoff.reason) {
       this.backoffs[backoff.reason] += 1;
-      this.readyAt = Math.max(this.readyAt, now + backoff.waitMs);
+      this.readyAt = Math.max(this.readyAt, Math.min(now, sentAt) + backoff.waitMs);
     }
     return backoff;
   }

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PoliteReport, politeRun } from '../tools/polite.js';
+import { vizRl } from '../tools/viz-rl.js';
 import { type ServiceProcess, startRole, stopAll } from './helpers/processes.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -123,5 +124,24 @@ describe('polite vs naive client through the real limiter', () => {
     });
     expect(await new Promise((resolve) => bad.on('exit', resolve))).toBe(2);
     expect(badErr).toContain('--rate must be a number');
+  }, 30_000);
+
+  it('viz:rl --polite: the bad actor backs off, so it collects few 429s and holds most requests back', async () => {
+    let text = '';
+    const summaries = await vizRl({
+      target: limiter.url,
+      goodRate: 2,
+      badRate: 50,
+      polite: true,
+      concurrency: 100,
+      durationMs: 4_000,
+      intervalMs: 1_000,
+      out: { write: (chunk: string) => (text += chunk), isTTY: false },
+    });
+    const bad = summaries.find((s) => s.actor === 'bad_actor');
+    expect(bad?.ok).toBeGreaterThan(0);
+    expect(bad?.held ?? 0).toBeGreaterThan(bad?.total ?? 0);
+    expect(bad?.limited ?? 0).toBeLessThan(0.2 * (bad?.total ?? 0));
+    expect(text).toMatch(/polite bad actor: \d+ requests held back/);
   }, 30_000);
 });

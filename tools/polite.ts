@@ -202,9 +202,9 @@ export async function politeRun(options: PoliteOptions): Promise<PoliteReport> {
           waitMs: (at) => politeness.waitMs(at),
           sending: () => politeness.sending(),
           lost: () => politeness.lost(),
-          observe: (at, res) => {
+          observe: (at, res, sentAt) => {
             politeObserve(at, res);
-            politeness.observe(at, res);
+            politeness.observe(at, res, sentAt);
           },
         },
       ],

@@ -7,14 +7,16 @@
  *
  * Flags: `--target URL` (limiter, default :8080), `--good-rate N`, `--bad-rate N` (up to
  * thousands), `--good-key`, `--bad-key`, `--concurrency N`, `--duration 60s`,
- * `--interval 1s`. On a terminal: live counters of 200/429 per actor and the latest
+ * `--interval 1s`, `--polite` (the bad actor backs off on `RateLimit` and `Retry-After`,
+ * as `npm run polite`'s polite client does; its held-back requests are not sent). On a terminal: live counters of 200/429 per actor and the latest
  * request lines (who, status, latency, remaining quota from `RateLimit`); otherwise one
  * `key=value` line per interval. Ends with success rate and p50/p95 per actor.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Politeness } from '../loadtests/ratelimit-fields.js';
 import { durationFlag, numberFlag, type Output, runTrafficCli, UsageError, urlFlag } from './traffic/cli.js';
-import { runTraffic } from './traffic/engine.js';
+import { runTraffic, type TrafficActor } from './traffic/engine.js';
 import { loadScenarios, requestFor } from './traffic/scenarios.js';
 import { type ActorCounts, type ActorSummary, type Outcome, Recorder } from './traffic/stats.js';
 import { ANSI } from './viz/format.js';
@@ -29,6 +31,8 @@ export interface VizRlOptions {
   concurrency: number;
   durationMs: number;
   intervalMs: number;
+  /** The bad actor backs off on RateLimit and Retry-After instead of sending regardless. */
+  polite?: boolean;
   /** Latest request lines kept on screen. [14] */
   lines?: number;
   out: Output;
@@ -67,6 +71,15 @@ export async function vizRl(options: VizRlOptions): Promise<ActorSummary[]> {
     );
   };
   const timer = setInterval(draw, options.intervalMs);
+  const politeness = new Politeness();
+  const politeHooks: Partial<TrafficActor> = options.polite
+    ? {
+        waitMs: (at) => politeness.waitMs(at),
+        observe: (at, res, sentAt) => politeness.observe(at, res, sentAt),
+        sending: () => politeness.sending(),
+        lost: () => politeness.lost(),
+      }
+    : {};
   try {
     await runTraffic({
       target: options.target,
@@ -85,6 +98,7 @@ export async function vizRl(options: VizRlOptions): Promise<ActorSummary[]> {
           name: 'bad_actor',
           pattern: { kind: 'rate', rate: options.badRate },
           request: (n) => requestFor(bad, n, badKey),
+          ...politeHooks,
         },
       ],
       onOutcome: (o) => {
@@ -100,6 +114,7 @@ export async function vizRl(options: VizRlOptions): Promise<ActorSummary[]> {
         while (latest.length > keep) latest.shift();
       },
       onDrop: (actor) => recorder.drop(actor),
+      onHold: (actor) => recorder.hold(actor),
     });
   } finally {
     clearInterval(timer);
@@ -107,10 +122,13 @@ export async function vizRl(options: VizRlOptions): Promise<ActorSummary[]> {
   draw();
   const summaries = recorder.actors().map((a) => recorder.summary(a));
   options.out.write(`\n${renderRlSummary(view(), summaries)}\n`);
+  const held = recorder.counts('bad_actor').held ?? 0;
+  if (options.polite)
+    options.out.write(`polite bad actor: ${held} requests held back (backing off), not sent\n`);
   return summaries;
 }
 
-const USAGE = `usage: npm run viz:rl -- [--target URL] [--good-rate N] [--bad-rate N] [--good-key K] [--bad-key K] [--concurrency N] [--duration 60s] [--interval 1s]
+const USAGE = `usage: npm run viz:rl -- [--target URL] [--good-rate N] [--bad-rate N] [--good-key K] [--bad-key K] [--concurrency N] [--duration 60s] [--interval 1s] [--polite]
   A good user and a bad actor (distinct API keys, valid requests) against the edge limiter.
   Defaults: target $LIMITER_URL or http://127.0.0.1:8080, rates and keys from loadtests/scenarios.json (viz_rl).`;
 
@@ -129,6 +147,7 @@ export function parseVizRlArgs(
       concurrency: { type: 'string' },
       duration: { type: 'string' },
       interval: { type: 'string' },
+      polite: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -153,6 +172,7 @@ export function parseVizRlArgs(
   };
   if (values['good-key']) options.goodKey = values['good-key'];
   if (values['bad-key']) options.badKey = values['bad-key'];
+  if (values.polite) options.polite = true;
   return options;
 }
 

@@ -29,8 +29,8 @@ export interface TrafficActor {
   request: (n: number) => RequestSpec;
   /** A polite actor: ms it must still wait at elapsed time `at` (0 = may send). */
   waitMs?: (at: number) => number;
-  /** Every answer (status and headers) at elapsed time `at`, e.g. to back off. */
-  observe?: (at: number, response: FieldResponse) => void;
+  /** Every answer (status and headers) at elapsed time `at`, its request sent at `sentAt`. */
+  observe?: (at: number, response: FieldResponse, sentAt: number) => void;
   /** A request of this actor goes out (`observe` gets its answer, `lost` its failure). */
   sending?: () => void;
   lost?: () => void;
@@ -137,7 +137,7 @@ export async function runTraffic(options: TrafficOptions): Promise<TrafficResult
       });
       await response.body.dump({ limit: 1 << 20 });
       outcome.status = response.statusCode;
-      actor.observe?.(now() - start, { status: response.statusCode, headers: response.headers });
+      actor.observe?.(now() - start, { status: response.statusCode, headers: response.headers }, t0 - start);
       const upstream = response.headers['x-upstream'] ?? response.headers['x-node-id'];
       if (upstream) outcome.upstream = String(upstream);
       const remaining = remainingFrom(response.headers);
