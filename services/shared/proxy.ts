@@ -421,6 +421,14 @@ class ClientAbortError extends Error {
   }
 }
 
+/** Answers 400 before anything is sent upstream; still reports one outcome to `onDone`. */
+function refuse(attempt: ForwardTry, problem: string): void {
+  sendJson(attempt.res, 400, { error: problem });
+  attempt.status = 400;
+  attempt.sent = true;
+  attempt.finish(undefined, undefined);
+}
+
 /**
  * Proxies `req` to `pool` and streams the answer into `res`. Never throws; the result
  * is reported through `options.onDone` (see {@link ForwardOutcome}).
@@ -452,13 +460,18 @@ export function forward(
   if (problem !== undefined) {
     // Absolute-form, `OPTIONS *`, or a path the upstream would normalise into another
     // route (`/x/../admin`, `/%61dmin`, `/metrics#x`): not for this proxy. Still one onDone.
-    sendJson(res, 400, { error: problem });
-    attempt.status = 400;
-    attempt.sent = true;
-    attempt.finish(undefined, undefined);
+    refuse(attempt, problem);
     return;
   }
   const headers = upstreamRequestHeaders(req, options.trustForwarded, attempt);
+  if (attempt.hasBody && req.method === 'HEAD') {
+    // undici closes its connection after a HEAD (undici issue #258); a body still being
+    // streamed then meets the closed socket, and now and then the try failed as a 502
+    // (found by tests/fuzz-proxies.test.ts). Content in a HEAD request has no defined
+    // meaning and may be refused (RFC 9110 §9.3.2).
+    refuse(attempt, 'a HEAD request must not have a body');
+    return;
+  }
   (res as TrackedResponse)[kTry] = attempt;
   res.on('close', onResponseClose); // removed when the try finishes
   const timeout = options.timeoutMs ?? 0;

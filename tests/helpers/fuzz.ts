@@ -87,14 +87,21 @@ export async function fuzz<Ts extends [unknown, ...unknown[]]>(
     const file = relative(process.cwd(), expect.getState().testPath ?? '');
     const test = expect.getState().currentTestName?.split(' > ').at(-1) ?? name;
     throw new Error(
-      `${fc.defaultReportMessage(details)}\n${errorText(details.errorInstance)}\n\nreplay: FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath} ` +
+      `${clip(fc.defaultReportMessage(details))}\n${errorText(details.errorInstance)}\n\nreplay: FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath} ` +
         `npx vitest run ${file} -t ${JSON.stringify(test)}`,
     );
   }
   return details;
 }
 
+/** Long lines (a 60 KB body in a counterexample) cut to a readable length. */
+const clip = (text: string, max = 2000) =>
+  text
+    .split('\n')
+    .map((line) => (line.length > max ? `${line.slice(0, max)}… (${line.length} characters)` : line))
+    .join('\n');
+
 function errorText(error: unknown): string {
-  if (error instanceof Error) return `Error: ${error.message.slice(0, 2000)}`;
-  return error === undefined ? '' : `Error: ${String(error).slice(0, 2000)}`;
+  if (error === undefined) return '';
+  return clip(`Error: ${error instanceof Error ? error.message : String(error)}`, 4000);
 }
