@@ -31,6 +31,7 @@ function echoServer(): Server {
         'keep-alive': 'timeout=65',
         'x-node-id': 'echo',
         ...(req.url === '/draining' ? { 'X-Draining': '1' } : {}),
+        ...(req.url === '/cookies' ? { 'set-cookie': ['a=1', 'b=2'] } : {}),
       });
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
     });
@@ -74,6 +75,11 @@ describe('forward', () => {
   const proxy = createServer((req, res) => {
     const path = req.url ?? '';
     const target = path.startsWith('/dead') ? deadPool : pool;
+    if (req.headers['x-test-drain']) {
+      // What startService does to every response while it drains.
+      res.shouldKeepAlive = false;
+      res.setHeader('x-draining', '1');
+    }
     forward(req, res, target, {
       responseHeaders: ['x-upstream', 'echo'],
       onDone: (outcome) => {
@@ -238,6 +244,17 @@ describe('forward', () => {
     expect(outcomes.at(-1)).toMatchObject({ status: 200, error: undefined, draining: true });
     await send(`${proxyUrl}/echo`);
     expect(outcomes.at(-1)).toMatchObject({ status: 200, draining: false });
+  });
+
+  it('relays repeated headers (two Set-Cookie) intact when its own server is draining', async () => {
+    const normal = await send(`${proxyUrl}/cookies`);
+    expect(normal.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    const draining = await send(`${proxyUrl}/cookies`, { headers: { 'x-test-drain': '1' } });
+    expect(draining.status).toBe(200);
+    expect(draining.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(draining.headers['x-draining']).toBe('1');
+    expect(draining.headers.connection).toBe('close');
+    expect(draining.headers['x-upstream']).toBe('echo');
   });
 
   it('answers 504 when the per-try timeout passes', async () => {

@@ -369,7 +369,12 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
     const res = this.res;
     if (res.destroyed) return false;
     this.sent = true;
-    res.writeHead(status, statusText || undefined, headers);
+    // While the server drains, the response already has `X-Draining` set (and keep-alive
+    // off); Node 20's writeHead would then keep only the last of repeated names such as
+    // two Set-Cookie, so those few responses append their headers one by one.
+    if (!res.shouldKeepAlive && res.hasHeader(DRAIN_HEADER))
+      writeHeadAppending(res, status, statusText, headers);
+    else res.writeHead(status, statusText || undefined, headers);
     return true;
   }
 
@@ -411,6 +416,18 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
     // Called as a method, so `options` may be a class instance with an `onDone` method.
     return this.options.onDone?.(this) === true;
   }
+}
+
+/** `writeHead` for a response with headers set beforehand, keeping repeated header names. */
+function writeHeadAppending(
+  res: ServerResponse,
+  status: number,
+  statusText: string,
+  headers: string[],
+): void {
+  for (let i = 0; i < headers.length; i += 2)
+    res.appendHeader(headers[i] as string, headers[i + 1] as string);
+  res.writeHead(status, statusText || undefined);
 }
 
 class ClientAbortError extends Error {
