@@ -178,6 +178,36 @@ describe('bodies over the limit → 413 (the node’s 64 KiB body limit, relayed
   );
 });
 
+describe('the consistent-hash balancer reads POST /data bodies itself (for the key)', () => {
+  it('a chunked body over its 1 MiB limit → 413 read by the client (it was a reset), then served again', async () => {
+    const hashing = await startRole('balancer', [], {
+      UPSTREAMS: node.url,
+      LB_STRATEGY: 'consistent-hash',
+      LOG_LEVEL: 'error',
+    });
+    const target = { name: 'consistent-hash balancer', service: hashing, health: '/healthz' };
+    for (let round = 0; round < 3; round++) {
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ >= 32) controller.close();
+          else controller.enqueue(new Uint8Array(65_536).fill(0x78));
+        },
+      });
+      const response = await fetch(`${hashing.url}/data`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      expect(response.status).toBe(413);
+      expect(await response.json()).toEqual({ error: 'body larger than 1048576 bytes' });
+      await expectStillServing(target, 'a 2 MiB chunked body');
+    }
+    await hashing.stop();
+  });
+});
+
 describe('invalid JSON and wrong types → 422 with the reasons', () => {
   const post = (target: Target, body: string) =>
     fetch(`${target.service.url}/data`, {

@@ -219,19 +219,26 @@ export function createBalancer({
   function readKeyThenAttempt(ex: Exchange): void {
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
     ex.req.on('data', (chunk: Buffer) => {
+      // Past the limit the rest is read and dropped, as Node does with a body nobody
+      // reads: destroying the request reset the connection before the client could read
+      // the 413 (and, behind the limiter, turned it into a 502). REQUEST_TIMEOUT_MS bounds
+      // a body that never ends.
+      if (refused) return;
       size += chunk.length;
       if (size > MAX_HASH_BODY) {
+        refused = true;
+        chunks.length = 0;
         sendJson(ex.res, 413, { error: `body larger than ${MAX_HASH_BODY} bytes` });
         finishMetrics(ex, 413);
-        ex.req.destroy();
         return;
       }
       chunks.push(chunk);
     });
     ex.req.on('error', () => {});
     ex.req.on('end', () => {
-      if (size > MAX_HASH_BODY) return;
+      if (refused) return;
       ex.body = Buffer.concat(chunks);
       try {
         const key = (JSON.parse(ex.body.toString('utf8')) as { key?: unknown }).key;
