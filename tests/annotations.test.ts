@@ -270,13 +270,15 @@ describe.skipIf(!hasPrometheus && !CI)('the board annotations against a real Pro
     await waitForHttp(`${revived.url}/health`, 15_000, revived);
     services['node-2'] = revived;
 
-    // Until the region is closed: the last evaluation of node-2's series is up again (0).
+    // Until the region is closed: node-2's series went down (1) and, after that, up again (0).
+    // (Its last value alone says nothing: before the range reaches the kill it is 0 too.)
     const { events: all } = await eventually(
       'node-2 down region closed',
       () => grafanaEvents(down),
       ({ frames }) => {
-        const series = frames.find((f) => f.labels.target === 'node-2');
-        return series !== undefined && series.values[series.values.length - 1] === 0;
+        const values = frames.find((f) => f.labels.target === 'node-2')?.values ?? [];
+        const wentDown = values.indexOf(1);
+        return wentDown !== -1 && values.indexOf(0, wentDown) !== -1;
       },
     );
     const events = node2Events(all);
