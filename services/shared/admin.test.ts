@@ -55,6 +55,15 @@ describe('admin guard', () => {
     expect(response.status).toBe(401);
   });
 
+  it('reads the scheme case-insensitively (RFC 9110 §11.1), never the token', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+      const headers = { authorization: `${scheme} ${TOKEN}` };
+      expect((await app.request('/admin/config', { headers })).status, scheme).toBe(200);
+    }
+    const upper = { authorization: `Bearer ${TOKEN.toUpperCase()}` };
+    expect((await app.request('/admin/config', { headers: upper })).status).toBe(401);
+  });
+
   it('lets the right token through', async () => {
     const response = await app.request('/admin/config', { headers: auth(TOKEN) });
     expect(response.status).toBe(200);

@@ -25,7 +25,8 @@ export function adminAuth(token: string | undefined): MiddlewareHandler {
   return async function adminAuth(c, next) {
     if (!expected) return c.json({ error: 'admin API is off: start the service with ADMIN_TOKEN set' }, 404);
     const header = c.req.header('authorization') ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
+    // The auth scheme is case-insensitive (RFC 9110 §11.1): `bearer x` is `Bearer x`.
+    const given = /^bearer /i.test(header) ? header.slice(7) : '';
     if (!timingSafeEqual(digest(given), expected)) {
       c.header('WWW-Authenticate', 'Bearer realm="admin"');
       return c.json({ error: 'unauthorized: send Authorization: Bearer <ADMIN_TOKEN>' }, 401);
