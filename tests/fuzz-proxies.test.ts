@@ -52,7 +52,8 @@ beforeAll(async () => {
   limiter = await startRole(
     'limiter',
     ['--upstream', balancer.url, '--rate-limit-policies', policies, '--rate-limit-legacy-headers', 'true'],
-    quiet,
+    // Debug: a failure message quotes the end of its log, retries included.
+    { LOG_LEVEL: 'debug' },
   );
 });
 
@@ -104,6 +105,9 @@ function checkNotNodeControl(response: RawResponse | undefined, label: string): 
   expect(body, `${label}: a node's /metrics answered through the proxy`).not.toMatch(/^# (HELP|TYPE) /m);
   expect(body, `${label}: a node's /admin answered through the proxy`).not.toMatch(/"loadFactor"/);
 }
+
+/** The end of a service's log, for a failure message. */
+const tail = (service: ServiceProcess) => `${service.stdout()}${service.stderr()}`.slice(-1500);
 
 async function healthy(service: ServiceProcess, path: string): Promise<void> {
   expect(service.proc.exitCode, `${service.url} exited:\n${service.stderr()}`).toBeNull();
@@ -187,7 +191,21 @@ describe('fuzz over real sockets', () => {
       fc.asyncProperty(caseArb, async (requests) => {
         for (const [request, framing] of requests) {
           const label = `limiter: ${describeRequest(request, framing)}`;
-          const response = await rawRequest(limiter.port, { ...request, framing });
+          const response = await rawRequest(limiter.port, { ...request, framing }).catch(
+            async (error: Error) => {
+              const state = await fetch(`${balancer.url}/admin/state`, {
+                headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+              }).then((r) => r.text());
+              const metrics = await fetch(`${limiter.url}/metrics`).then((r) => r.text());
+              throw new Error(
+                `${error.message}\nlimiter log: ${tail(limiter)}\nbalancer log: ${tail(balancer)}\nbalancer state: ${state}\n` +
+                  metrics
+                    .split('\n')
+                    .filter((l) => /^(http_requests_total|lab_ratelimit_decisions_total)/.test(l))
+                    .join('\n'),
+              );
+            },
+          );
           checkCommon(response, request, label);
           checkNotNodeControl(response, label);
           if (response) checkRateLimitFields(response, request, label);

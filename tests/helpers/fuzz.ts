@@ -87,7 +87,7 @@ export async function fuzz<Ts extends [unknown, ...unknown[]]>(
     const file = relative(process.cwd(), expect.getState().testPath ?? '');
     const test = expect.getState().currentTestName?.split(' > ').at(-1) ?? name;
     throw new Error(
-      `${clip(fc.defaultReportMessage(details))}\n${errorText(details.errorInstance)}\n\nreplay: FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath} ` +
+      `${clip(fc.defaultReportMessage(details) ?? '')}\n${errorText(details.errorInstance)}\n\nreplay: FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath} ` +
         `npx vitest run ${file} -t ${JSON.stringify(test)}`,
     );
   }

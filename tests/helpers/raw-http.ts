@@ -68,7 +68,16 @@ export function rawRequest(
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no complete answer within ${timeoutMs} ms to ${request.method} ${request.target}`));
+      const got = Buffer.concat(chunks);
+      const first = got.toString('latin1').split('\r\n', 1)[0];
+      reject(
+        new Error(
+          `no complete answer within ${timeoutMs} ms to ${request.method} ${request.target.slice(0, 200)} ` +
+            `(${request.body?.length ?? 'no'} body bytes, ${request.framing ?? 'content-length'}; ` +
+            `${socket.bytesWritten} bytes written, ${got.length} received${first ? `: ${JSON.stringify(first)}` : ''})\n` +
+            `headers: ${JSON.stringify(request.headers.map(([n, v]) => [n, v.length > 80 ? `${v.slice(0, 80)}…(${v.length})` : v]))}`,
+        ),
+      );
     }, timeoutMs);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     // A reset after the answer (the server closing with unread body bytes) is not an error here.
