@@ -12,6 +12,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStillServing, nodeStats, sendRaw, type Target } from './helpers/hostile.js';
 import { ADMIN_TOKEN, type ServiceProcess, startRole, stopAll } from './helpers/processes.js';
@@ -176,6 +177,37 @@ describe('bodies over the limit → 413 (the node’s 64 KiB body limit, relayed
       await expectStillServing(target, 'a chunked body over the limit');
     }),
   );
+});
+
+describe('a 413 closes its connection, and says so', () => {
+  it('the node answers Connection: close, so the next request on a keep-alive pool never meets the closed socket', async () => {
+    // @hono/node-server drains a refused body for at most 500 ms and then closes the
+    // connection; a 413 that promised keep-alive made the next request on it fail.
+    const pool = new Pool(node.url, { connections: 1 });
+    try {
+      for (let round = 0; round < 10; round++) {
+        const big = await pool.request({
+          path: '/data',
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ key: 'big', value: 'v'.repeat(300_000) }),
+        });
+        expect(big.statusCode).toBe(413);
+        expect(big.headers.connection).toBe('close');
+        await big.body.dump();
+        const small = await pool.request({
+          path: '/data',
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ key: `k${round}`, value: 'v' }),
+        });
+        expect(small.statusCode, `round ${round}`).toBe(200);
+        await small.body.dump();
+      }
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 describe('the consistent-hash balancer reads POST /data bodies itself (for the key)', () => {

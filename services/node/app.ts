@@ -136,7 +136,12 @@ export function createNodeApp({ config, metrics, log, random = Math.random, drai
     '/data',
     bodyLimit({
       maxSize: config.bodyLimit,
-      onError: (c) => c.json({ detail: `body larger than ${config.bodyLimit} bytes` }, 413),
+      onError: (c) => {
+        // The server reads a refused body for at most 500 ms, then closes the connection:
+        // say so, or a keep-alive client (a proxy's pool) sends its next request into it.
+        c.header('Connection', 'close');
+        return c.json({ detail: `body larger than ${config.bodyLimit} bytes` }, 413);
+      },
     }),
     async (c) => {
       let body: unknown;
