@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import { Agent, createServer, type IncomingMessage, request, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import type { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -264,5 +264,76 @@ describe('forward', () => {
     expect(reply.headers['x-upstream']).toBe('echo');
     expect(outcomes.at(-1)).toMatchObject({ error: 'timeout', sent: false });
     options = () => ({});
+  });
+});
+
+describe('an answer before the client finished its body (lingering close)', () => {
+  // An upstream that refuses every upload at once, without reading it, as a body limit
+  // does; small bodies (`x-small`) it reads and answers 200.
+  const refusing = createServer((req, res) => {
+    if (req.headers['x-small']) {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+      return;
+    }
+    res.writeHead(413, { 'content-type': 'text/plain', 'content-length': '8' });
+    res.end('too big\n');
+    req.resume();
+  });
+  let pool: Pool;
+  let proxy: Server;
+  let port = 0;
+
+  beforeAll(async () => {
+    pool = createUpstreamPool(await listen(refusing));
+    proxy = createServer((req, res) => forward(req, res, pool));
+    proxy.requestTimeout = 4_000; // a stalled connection would end in a 408, not hang the test
+    port = Number(new URL(await listen(proxy)).port);
+  });
+  afterAll(async () => {
+    await pool.close();
+    proxy.close();
+    refusing.close();
+  });
+
+  /** One request on the single keep-alive `agent` connection: status, or the error code. */
+  function post(agent: Agent, big: boolean): Promise<number | string> {
+    return new Promise((resolve) => {
+      const headers: Record<string, string> = big ? {} : { 'x-small': '1', 'content-length': '2' };
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/data', agent, headers },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      if (!big) {
+        req.end('hi');
+        return;
+      }
+      // A chunked upload of 20 × 32 KiB, still streaming when the 413 comes back.
+      let chunks = 0;
+      const pump = () => {
+        if (chunks++ === 20) req.end();
+        else {
+          req.write(Buffer.alloc(32_768, 120));
+          setTimeout(pump, 1);
+        }
+      };
+      pump();
+    });
+  }
+
+  it('relays the early 413, reads and drops the rest of the upload, and the connection serves the next request', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const statuses: (number | string)[] = [];
+      for (let round = 0; round < 5; round++)
+        statuses.push(await post(agent, true), await post(agent, false));
+      expect(statuses).toEqual([413, 200, 413, 200, 413, 200, 413, 200, 413, 200]);
+    } finally {
+      agent.destroy();
+    }
   });
 });

@@ -386,6 +386,7 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
 
   onComplete(): void {
     this.res.end();
+    this.discardUnsentBody();
     this.finish(undefined, undefined);
   }
 
@@ -401,6 +402,19 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
     if (kind === 'timeout')
       sendJson(this.res, 504, { error: 'upstream timed out' }, this.options.responseHeaders);
     else sendJson(this.res, 502, { error: `upstream failed: ${kind}` }, this.options.responseHeaders);
+    this.discardUnsentBody();
+  }
+
+  /**
+   * After an answer sent before the client finished its body (an upstream's early 413,
+   * or this proxy's own 502): undici drops the body stream, which would leave the client's
+   * connection paused with the rest of the upload unread until REQUEST_TIMEOUT_MS.
+   * Read and discard it instead, as Node does for a handler that never reads its request
+   * (nginx's lingering close), so the client reads its answer and keeps its connection.
+   */
+  discardUnsentBody(): void {
+    const req = this.req;
+    if (this.hasBody && !req.complete && this.options.body === undefined) discardRest(req);
   }
 
   /** Reports the outcome; true when `onDone` took the response over. */
@@ -428,6 +442,18 @@ function writeHeadAppending(
   for (let i = 0; i < headers.length; i += 2)
     res.appendHeader(headers[i] as string, headers[i + 1] as string);
   res.writeHead(status, statusText || undefined);
+}
+
+/**
+ * Reads and drops what is left of a request body. `_dump` is what Node's server itself
+ * calls for a request nobody read (it marks the message so the parser drops its body
+ * rather than buffering it, even once undici has destroyed the stream); the socket is
+ * resumed too, in case backpressure had paused it.
+ */
+function discardRest(req: IncomingMessage): void {
+  const socket = req.socket;
+  (req as IncomingMessage & { _dump(): void })._dump();
+  if (socket && !socket.destroyed) socket.resume();
 }
 
 class ClientAbortError extends Error {
