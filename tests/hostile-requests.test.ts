@@ -72,6 +72,7 @@ describe('malformed request lines and headers → 400', () => {
     ['raw UTF-8 bytes in the target', Buffer.from('GET /data/ключ HTTP/1.1\r\nHost: x\r\n\r\n', 'utf8')],
     ['bare LF line endings', 'GET /health HTTP/1.1\nHost: x\n\n'],
     ['no Host header', 'GET /health HTTP/1.1\r\n\r\n'],
+    ['two Host header fields (RFC 9112 §3.2)', 'GET /health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n'],
     [
       'an invalid chunk size',
       'POST /data HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n',

@@ -95,6 +95,15 @@ describe('startService limits (a real server on loopback)', () => {
     expect(closed).toBe(true);
   });
 
+  it('refuses two Host fields, in any case, with 400 and closes (RFC 9112 §3.2)', async () => {
+    for (const second of ['Host: y', 'HOST: x', 'host: x']) {
+      const { text, closed } = await exchange(port, `GET / HTTP/1.1\r\nHost: x\r\n${second}\r\n\r\n`);
+      expect(text, second).toMatch(/^HTTP\/1\.1 400 /);
+      expect(text).toContain('more than one Host header field');
+      expect(closed).toBe(true);
+    }
+  });
+
   it('cuts a client that drips its headers with 408 (headersTimeout)', async () => {
     const socket = connect(port, '127.0.0.1');
     let text = '';

@@ -68,22 +68,35 @@ export function serverTimeouts({
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Answers 431 (and closes) a request with more than `max` header fields; passes the rest on. */
-export function limitHeaderCount(listener: Listener, max: number): Listener {
-  const body = JSON.stringify({ error: `too many header fields (at most ${max})` });
-  return function limitHeaderCount(req, res) {
-    if (req.rawHeaders.length <= 2 * max) {
-      listener(req, res);
-      return;
+/**
+ * Refuses, and closes, what Node's parser lets through but a proxy must not pass on:
+ * more than `max` header fields (431), and more than one `Host` (400, RFC 9112 §3.2:
+ * the proxy and its upstream could each believe a different one). Passes the rest on.
+ */
+export function checkHeaderFields(listener: Listener, max: number): Listener {
+  const tooMany = JSON.stringify({ error: `too many header fields (at most ${max})` });
+  const hosts = JSON.stringify({ error: 'more than one Host header field' });
+  return function checkHeaderFields(req, res) {
+    const raw = req.rawHeaders;
+    if (raw.length > 2 * max) return refuseAndClose(res, 431, tooMany);
+    let host = 0;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      if (name.length === 4 && name.toLowerCase() === 'host' && ++host > 1)
+        return refuseAndClose(res, 400, hosts);
     }
-    res.shouldKeepAlive = false;
-    res.writeHead(431, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      connection: 'close',
-    });
-    res.end(body);
+    listener(req, res);
   };
+}
+
+function refuseAndClose(res: ServerResponse, status: number, body: string): void {
+  res.shouldKeepAlive = false;
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 export class PortInUseError extends Error {
@@ -183,9 +196,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       requestTimeout: timeouts.requestTimeoutMs,
       connectionsCheckingInterval: timeouts.checkIntervalMs,
     },
-    limitHeaderCount(listener, maxHeaders),
+    checkHeaderFields(listener, maxHeaders),
   );
-  // One more than the limit, so `limitHeaderCount` can tell "too many" from "exactly max".
+  // One more than the limit, so `checkHeaderFields` can tell "too many" from "exactly max".
   server.maxHeadersCount = maxHeaders + 1;
   // Open client connections, so the drain can reach responses already in progress.
   const sockets = new Set<Socket>();
