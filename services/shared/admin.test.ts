@@ -55,6 +55,17 @@ describe('admin guard', () => {
     expect(response.status).toBe(401);
   });
 
+  it('refuses a PUT body over 1 MiB with 413 and changes nothing', async () => {
+    const { app, state } = build(TOKEN);
+    const before = { ...state };
+    const response = await app.request(
+      '/admin/config',
+      put(`{"speed": 1, "pad": "${'x'.repeat(1024 * 1024)}"}`),
+    );
+    expect(response.status).toBe(413);
+    expect(state).toEqual(before);
+  });
+
   it('reads the scheme case-insensitively (RFC 9110 §11.1), never the token', async () => {
     for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
       const headers = { authorization: `${scheme} ${TOKEN}` };

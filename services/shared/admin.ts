@@ -13,11 +13,15 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { type ConfigChanges, diffSettings, flattenSettings, type Settings } from './config-changes.js';
 import type { Logger } from './logger.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Largest `PUT /admin/config` body: a policies document with thousands of clients fits. */
+export const ADMIN_BODY_LIMIT = 1024 * 1024;
 
 /** Guards `/admin/*`: 404 when `token` is undefined, 401 unless `Authorization: Bearer <token>`. */
 export function adminAuth(token: string | undefined): MiddlewareHandler {
@@ -99,7 +103,11 @@ export function adminApp<Update extends z.ZodType>({
   const admin = new Hono();
   admin.use('*', adminAuth(token));
   admin.get('/config', (c) => c.json(live.get() as object));
-  admin.put('/config', async (c) => {
+  const limit = bodyLimit({
+    maxSize: ADMIN_BODY_LIMIT,
+    onError: (c) => c.json({ error: `body larger than ${ADMIN_BODY_LIMIT} bytes; nothing was changed` }, 413),
+  });
+  admin.put('/config', limit, async (c) => {
     let body: unknown;
     try {
       body = JSON.parse(await c.req.text(), refuseProtoKey);
