@@ -9,11 +9,12 @@
  * at most `maxDown` nodes are out at once, so by default one always serves.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { seeded } from '../../services/balancer/strategies/seeded.js';
 import { runTraffic } from '../traffic/engine.js';
 import { loadScenarios, requestFor } from '../traffic/scenarios.js';
 import { type BalancerInfo, fetchBalancerState } from '../viz/balancer-info.js';
 import { type ChaosReport, type Fault, summarize } from './report.js';
-import { killTimes, pickVictim, seededRandom } from './schedule.js';
+import { killTimes, pickVictim } from './schedule.js';
 import type { ChaosNode, ChaosTarget } from './target.js';
 
 export interface ChaosOptions {
@@ -65,7 +66,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const actor = loadScenarios().actors.chaos_client;
   if (!actor) throw new Error('loadtests/scenarios.json has no "chaos_client" actor');
   if (actor.method !== 'GET') throw new Error('the chaos_client actor must send GET (idempotent) requests');
-  const random = seededRandom(o.seed);
+  const random = seeded(o.seed);
   const start = performance.now();
   const at = () => performance.now() - start;
   const stamp = (ms = at()) => `t=${(ms / 1000).toFixed(1).padStart(5)}s`;

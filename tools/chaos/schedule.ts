@@ -1,26 +1,12 @@
 /**
  * @module
  * When chaos strikes and whom: the kill times of a run, and the victim of each kill, drawn
- * with an injected random source (seeded, so a run can be replayed with `--seed`).
+ * with an injected random source (`seeded` from the balancer's strategies, so a run can be
+ * replayed with `--seed`).
  *
  * Pure: no clock, no processes. The runner asks `pickVictim` at each kill time with the
  * nodes that are out right now (killed, and not yet seen healthy by the balancer again).
  */
-
-/**
- * A small seeded PRNG (mulberry32): the same seed gives the same sequence in [0, 1).
- * Enough to replay a run's victims; not for anything secret.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * The kill times of a run, in ms from its start: one every `everyMs`, the first after
