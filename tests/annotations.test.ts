@@ -1,18 +1,3 @@
-/**
- * The board's annotation queries against a real Prometheus: the five services as local
- * processes, Debian's `prometheus` scraping them with prometheus/prometheus.yml (targets
- * rewritten to the processes' ports, its 2 s scrape interval kept). Through the admin API:
- * a strategy switch on the balancer, a policy change on the limiter, a load change on
- * node-2; then node-2 is killed (SIGKILL, as `make kill` does) and started again.
- *
- * Each annotation query of the board then runs as Grafana runs it (grafana/annotation-events.ts:
- * step, aligned range, query_range, frames, processEvents) and must give exactly one event per
- * change, with the right title, text and tags, at the right time.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -25,18 +10,10 @@ import {
 } from '../grafana/annotation-events.js';
 import { ANNOTATIONS, type AnnotationSpec } from '../grafana/annotations.js';
 import { run } from './helpers/docker.js';
-import {
-  ADMIN_TOKEN,
-  freePort,
-  putConfig,
-  type ServiceProcess,
-  spawnRole,
-  startRole,
-  stopAll,
-  waitForHttp,
-} from './helpers/processes.js';
+import { ADMIN_TOKEN, putConfig, type ServiceProcess, spawnRole, waitForHttp } from './helpers/processes.js';
+import { type ScrapedLab, startScrapedLab } from './helpers/prometheus.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const _ROOT = new URL('..', import.meta.url).pathname;
 const CI = process.env.CI === 'true';
 const hasPrometheus = (await run('prometheus', ['--version'], { timeoutMs: 10_000 })).code === 0;
 
@@ -71,11 +48,9 @@ if (!hasPrometheus && !CI) {
 }
 
 describe.skipIf(!hasPrometheus && !CI)('the board annotations against a real Prometheus', () => {
-  const services: Record<string, ServiceProcess> = {};
-  let prometheus: ChildProcess | undefined;
+  let lab: ScrapedLab | undefined;
+  let services = {} as ScrapedLab['services'];
   let prometheusUrl = '';
-  let workDir = '';
-  let promLog = '';
   /** Start of the window the annotation queries cover (ms). */
   let windowStart = 0;
 
@@ -120,39 +95,9 @@ describe.skipIf(!hasPrometheus && !CI)('the board annotations against a real Pro
   const nodeEnv = (n: number) => ['--id', `node-${n}`];
 
   beforeAll(async () => {
-    for (const n of [1, 2, 3]) services[`node-${n}`] = await startRole('node', nodeEnv(n));
-    const upstreams = [1, 2, 3].map((n) => `node-${n}=${services[`node-${n}`]?.url}`).join(',');
-    services.balancer = await startRole('balancer', [], { UPSTREAMS: upstreams });
-    services.limiter = await startRole('limiter', [], {
-      UPSTREAM: services.balancer.url,
-      RATE_LIMIT_POLICIES: join(ROOT, 'docker/policies.yaml'),
-    });
-
-    workDir = mkdtempSync(join(tmpdir(), 'lab-annotations-'));
-    let config = readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8');
-    for (const [name, service] of Object.entries(services)) {
-      const before = config;
-      config = config.replaceAll(`${name}:8080`, `127.0.0.1:${service.port}`);
-      expect(config, `target ${name}:8080 in prometheus.yml`).not.toBe(before);
-    }
-    writeFileSync(join(workDir, 'prometheus.yml'), config);
-    const port = await freePort();
-    prometheusUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      'prometheus',
-      [
-        `--config.file=${join(workDir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(workDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stderr?.on('data', (chunk) => {
-      promLog = (promLog + chunk).slice(-20_000);
-    });
-    await waitForHttp(`${prometheusUrl}/-/ready`, 30_000).catch((error) => {
-      throw new Error(`${error}\n${promLog}`);
-    });
+    lab = await startScrapedLab('annotations');
+    services = lab.services;
+    prometheusUrl = lab.prometheusUrl;
     windowStart = Date.now();
     await eventually(
       'all five up',
@@ -161,15 +106,7 @@ describe.skipIf(!hasPrometheus && !CI)('the board annotations against a real Pro
     );
   }, 120_000);
 
-  afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((resolve) => prometheus?.once('exit', resolve));
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
-    await stopAll();
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => lab?.stop(), 60_000);
 
   /** When each change was made: [just before the PUT, just after its answer] (ms). */
   const made: Record<string, [number, number]> = {};

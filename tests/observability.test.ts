@@ -1,20 +1,9 @@
-/**
- * The board against a real Prometheus: the five services as local processes, Debian's
- * `prometheus` scraping them with prometheus/prometheus.yml (only its targets rewritten to
- * the processes' ports), real traffic through the limiter and the balancer. Then every
- * query of every panel that is not fed by k6 returns at least one series, the k6 panels'
- * queries parse, and every metric name the board reads exists in the services' /metrics.
- * Also: promtool and docker-compose accept the project's configs.
- */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricNames, ROWS } from '../grafana/lab-board.js';
 import { run } from './helpers/docker.js';
-import { freePort, type ServiceProcess, startRole, stopAll, waitForHttp } from './helpers/processes.js';
+import type { ServiceProcess } from './helpers/processes.js';
+import { type ScrapedLab, startScrapedLab } from './helpers/prometheus.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CI = process.env.CI === 'true';
@@ -54,11 +43,9 @@ if (!hasPrometheus && !CI) {
 }
 
 describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus', () => {
-  const services: Record<string, ServiceProcess> = {};
-  let prometheus: ChildProcess | undefined;
+  let lab: ScrapedLab | undefined;
+  let services = {} as ScrapedLab['services'];
   let prometheusUrl = '';
-  let workDir = '';
-  let promLog = '';
 
   async function query(
     expr: string,
@@ -72,41 +59,9 @@ describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus'
   }
 
   beforeAll(async () => {
-    for (const n of [1, 2, 3]) services[`node-${n}`] = await startRole('node', ['--id', `node-${n}`]);
-    const upstreams = [1, 2, 3].map((n) => `node-${n}=${services[`node-${n}`]?.url}`).join(',');
-    services.balancer = await startRole('balancer', [], { UPSTREAMS: upstreams });
-    services.limiter = await startRole('limiter', [], {
-      UPSTREAM: services.balancer.url,
-      RATE_LIMIT_POLICIES: join(ROOT, 'docker/policies.yaml'),
-    });
-
-    // The project's scrape config; only the targets change (compose names → local ports).
-    workDir = mkdtempSync(join(tmpdir(), 'lab-observability-'));
-    let config = readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8');
-    for (const [name, service] of Object.entries(services)) {
-      const before = config;
-      config = config.replaceAll(`${name}:8080`, `127.0.0.1:${service.port}`);
-      expect(config, `target ${name}:8080 in prometheus.yml`).not.toBe(before);
-    }
-    writeFileSync(join(workDir, 'prometheus.yml'), config);
-    const port = await freePort();
-    prometheusUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn(
-      'prometheus',
-      [
-        `--config.file=${join(workDir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${join(workDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--web.enable-remote-write-receiver',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus.stderr?.on('data', (chunk) => {
-      promLog = (promLog + chunk).slice(-20_000);
-    });
-    await waitForHttp(`${prometheusUrl}/-/ready`, 30_000).catch((error) => {
-      throw new Error(`${error}\n${promLog}`);
-    });
+    lab = await startScrapedLab('observability', ['--web.enable-remote-write-receiver']);
+    services = lab.services;
+    prometheusUrl = lab.prometheusUrl;
 
     // Real traffic for ~12 s: a good user and a bad actor through the edge, plus data requests
     // through the balancer, so every series the board reads has moved.
@@ -142,15 +97,7 @@ describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus'
     }
   }, 120_000);
 
-  afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
-      const exited = new Promise((resolve) => prometheus?.once('exit', resolve));
-      prometheus.kill('SIGTERM');
-      await exited;
-    }
-    await stopAll();
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => lab?.stop(), 60_000);
 
   it('scrapes all five services (up == 1)', async () => {
     let up: unknown[] = [];
@@ -159,7 +106,7 @@ describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus'
       if (up.length === 5) break;
       await sleep(1_000);
     }
-    expect(up, promLog).toHaveLength(5);
+    expect(up, lab?.log()).toHaveLength(5);
   });
 
   for (const panel of PANELS.filter((p) => !p.k6)) {
@@ -189,7 +136,9 @@ describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus'
 
   it("finds every metric the board reads (k6's aside) in the services' /metrics", async () => {
     const exposition = (
-      await Promise.all(Object.values(services).map(async (s) => (await fetch(`${s.url}/metrics`)).text()))
+      await Promise.all(
+        Object.values(services).map(async (s: ServiceProcess) => (await fetch(`${s.url}/metrics`)).text()),
+      )
     ).join('\n');
     const exposed = new Set(
       exposition
