@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fuzz } from '../../tests/helpers/fuzz.js';
-import { checkAnswer, controlRequestArb } from '../../tests/helpers/fuzz-control.js';
+import { fuzzControlPlane } from '../../tests/helpers/fuzz-control.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createMetrics } from '../shared/metrics.js';
@@ -39,21 +39,7 @@ function build() {
 
 describe('balancer control plane (fuzz)', () => {
   it('answers every request below 500 with a well-formed response, and /healthz afterwards', async () => {
-    const { app, errors } = build();
-    await fuzz(
-      'balancer.control-surface',
-      fc.asyncProperty(
-        fc.array(controlRequestArb(TOKEN), { minLength: 1, maxLength: 4 }),
-        async (requests) => {
-          for (const request of requests) await checkAnswer(app, request);
-          const health = await app.request('/healthz');
-          expect(health.status).toBe(200);
-          await health.arrayBuffer();
-          expect(errors).toEqual([]);
-        },
-      ),
-      { runs: 80 },
-    );
+    await fuzzControlPlane('balancer.control-surface', build(), TOKEN);
   });
 });
 

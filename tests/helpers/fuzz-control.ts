@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import type { Hono } from 'hono';
 import { expect } from 'vitest';
+import { fuzz } from './fuzz.js';
 import { type FuzzRequest, fetchRequestArb, targetArb, toRequestInit } from './fuzz-http.js';
 
 /** Targets under the control paths (`/healthz`, `/metrics`, `/admin/*`) more often than not. */
@@ -41,4 +42,30 @@ export async function checkAnswer(app: Hono, request: FuzzRequest): Promise<Resp
   }
   if (response.status === 401) expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
   return response;
+}
+
+/**
+ * The control-plane property every proxy shares: sequences of requests (right, wrong and
+ * oversized tokens) each get a well-formed answer below 500 (`checkAnswer`), `/healthz`
+ * answers 200 afterwards, and nothing was logged as an error.
+ */
+export function fuzzControlPlane(
+  name: string,
+  { app, errors }: { app: Hono; errors: string[] },
+  adminToken: string,
+): Promise<unknown> {
+  return fuzz(
+    name,
+    fc.asyncProperty(
+      fc.array(controlRequestArb(adminToken), { minLength: 1, maxLength: 4 }),
+      async (requests) => {
+        for (const request of requests) await checkAnswer(app, request);
+        const health = await app.request('/healthz');
+        expect(health.status).toBe(200);
+        await health.arrayBuffer();
+        expect(errors).toEqual([]);
+      },
+    ),
+    { runs: 80 },
+  );
 }
