@@ -44,7 +44,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const nodeList =
       values.nodes ?? env.NODE_URLS ?? 'http://127.0.0.1:5001,http://127.0.0.1:5002,http://127.0.0.1:5003';
     // `none`: the nodes' admin API is not reachable from here (the compose lab publishes no node
-    // ports); give them load yourself first (make slow NODE=n LOAD=26 for each node).
+    // ports); give them load yourself first (make slow NODE=n LOAD=29 for each node).
     const nodes = nodeList === 'none' ? [] : nodeList.split(',').map((u) => urlFlag('nodes', u.trim(), ''));
     const interrupt = interruptSignal();
     try {
