@@ -4,44 +4,18 @@
  * through the edge must fail no request and leave every node back; Ctrl-C stops early, restores
  * the nodes and still reports; a lab already holding the ports gets a clear message.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { ChaosReport } from '../tools/chaos/report.js';
-import { processesMatching } from './helpers/processes.js';
-
-interface ChaosRun {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Settles once every holder of the output pipes is gone, with npx's exit code or signal. */
-  closed: Promise<number | string | null>;
-}
+import { type LabRun, processesMatching, startLab } from './helpers/processes.js';
 
 /** `npx tsx tools/chaos.ts ...` in a process group of its own, like a terminal's foreground job. */
-function chaos(args: string[]): ChaosRun {
-  const proc = spawn('npx', ['tsx', 'tools/chaos.ts', ...args], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ADMIN_TOKEN: 'chaos-test-token' },
-  });
-  let out = '';
-  let err = '';
-  proc.stdout?.on('data', (chunk) => {
-    out += chunk;
-  });
-  proc.stderr?.on('data', (chunk) => {
-    err += chunk;
-  });
-  const closed = new Promise<number | string | null>((resolve) =>
-    proc.once('close', (code, signal) => resolve(code ?? signal)),
-  );
-  return { proc, stdout: () => out, stderr: () => err, closed };
-}
+const chaos = (args: string[]): LabRun =>
+  startLab('npx', ['tsx', 'tools/chaos.ts', ...args], { ADMIN_TOKEN: 'chaos-test-token' });
 
-function parseReport(run: ChaosRun): ChaosReport {
+function parseReport(run: LabRun): ChaosReport {
   try {
     return JSON.parse(run.stdout()) as ChaosReport;
   } catch {

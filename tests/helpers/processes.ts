@@ -155,7 +155,10 @@ export function processesMatching(...needles: string[]): number[] {
 /** A lab runner started in its own process group, its output collected. */
 export interface LabRun {
   proc: ChildProcess;
+  /** stdout and stderr interleaved as they arrived. */
   output: () => string;
+  stdout: () => string;
+  stderr: () => string;
   /** Settles when every holder of the output pipes is gone (npm, tsx, the lab, its services). */
   closed: Promise<number | string | null>;
   /** Waits for the "all N services healthy" line; fails with the output tail. */
@@ -169,11 +172,15 @@ export function startLab(command: string, args: string[], env: Record<string, st
     env: { ...process.env, ...env },
   });
   let out = '';
+  let stdout = '';
+  let stderr = '';
   proc.stdout?.on('data', (chunk) => {
     out += chunk;
+    stdout += chunk;
   });
   proc.stderr?.on('data', (chunk) => {
     out += chunk;
+    stderr += chunk;
   });
   const closed = new Promise<number | string | null>((resolve) =>
     proc.once('close', (code, signal) => resolve(code ?? signal)),
@@ -181,6 +188,8 @@ export function startLab(command: string, args: string[], env: Record<string, st
   return {
     proc,
     output: () => out,
+    stdout: () => stdout,
+    stderr: () => stderr,
     closed,
     async healthy(timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;
