@@ -6,17 +6,23 @@
  * - a bare `node:http` server answering the very same 429 (headers and body captured
  *   from the limiter): the platform's ceiling, kept as a reference,
  * - nginx `limit_req` (1r/m, rejections not logged) with the same headers and body,
- * alternating in one run; and the allowed path's cost: wrk → limiter → balancer → three
- * nodes, CPU per request of the limiter process against the balancer's in the same run.
+ * alternating in one run, first under unpaced wrk (50 connections: each read carries
+ * several requests), then in the paced regime of an attack (`paced.lua`, 256 connections,
+ * `POST /data` with a small JSON body at a steady rate: one request per wake-up), where
+ * the figure is CPU µs per rejected request; and the allowed path's cost: wrk → limiter
+ * → balancer → three nodes, CPU per request of the limiter process against the
+ * balancer's in the same run.
  *
- * Targets (issue 4): reject path ≥ 0.85× the ceiling's req/s; the allowed path's limiter
- * hop ≤ 1.10× the balancer hop's CPU per request.
+ * Targets (issues 4 and 12): reject path ≥ 0.85× the ceiling's req/s; paced rejections
+ * ≤ 1.2× the ceiling's CPU per request; the allowed path's limiter hop ≤ 1.10× the
+ * balancer hop's CPU per request.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { alternate, median, pairedRatio, summarize, type Target, table } from '../lib/compare.js';
+import { paced } from '../lib/paced.js';
 import {
   freePort,
   hasTool,
@@ -80,6 +86,69 @@ ${add.join('\n')}
   }
 }
 `;
+}
+
+/** The paced attack's rate and connections (proxy-ceilings.md, "Paced, many-connection traffic"). */
+const PACED_RATE = 10_000;
+const PACED_CONNECTIONS = 256;
+/** The bad actor's request of `loadtests/scenarios.json`; no key, so the address is the (refused) client. */
+const PACED_REQUEST = {
+  rate: PACED_RATE,
+  connections: PACED_CONNECTIONS,
+  method: 'POST',
+  path: '/data',
+  body: JSON.stringify({ key: 'bad-1', value: 'flood' }),
+};
+
+/** Every target in the paced regime, rotated per round: CPU µs per rejected request. */
+async function pacedRejections(ctx: BenchContext, targets: Target[]) {
+  const { rounds, durationS, warmupS } = ctx.settings;
+  for (const target of targets) await paced(target.url, PACED_REQUEST, warmupS);
+  const runs: { round: number; target: string; perSecond: number; cpuUsPerRequest: number; p95Ms: number }[] =
+    [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const target of targets.map((_, i) => targets[(i + round - 1) % targets.length] as Target)) {
+      await sleep(500);
+      const cpu0 = treeCpuSeconds(target.pid);
+      const r = await paced(target.url, PACED_REQUEST, durationS);
+      const run = {
+        round,
+        target: target.name,
+        perSecond: Math.round(r.requestsPerSecond),
+        cpuUsPerRequest: Math.round(((treeCpuSeconds(target.pid) - cpu0) * 1e7) / r.requests) / 10,
+        p95Ms: r.p95Ms,
+        ok2xx: r.ok,
+        socketErrors: r.socketErrors,
+      };
+      runs.push(run);
+      ctx.log(
+        `paced round ${round}/${rounds} ${target.name.padEnd(8)} ${run.perSecond}/s  ${run.cpuUsPerRequest} µs CPU/req  p95 ${r.p95Ms.toFixed(2)} ms  2xx ${r.ok}  socket errors ${r.socketErrors}`,
+      );
+    }
+  }
+  const perRound = (name: string) => new Map(runs.filter((r) => r.target === name).map((r) => [r.round, r]));
+  const limiter = perRound('limiter');
+  const ceiling = perRound('ceiling');
+  const ratios = [...limiter].flatMap(([round, l]) => {
+    const c = ceiling.get(round);
+    return c ? [l.cpuUsPerRequest / c.cpuUsPerRequest] : [];
+  });
+  const byTarget = targets.map((t) => {
+    const mine = runs.filter((r) => r.target === t.name);
+    return {
+      target: t.name,
+      perSecond: median(mine.map((r) => r.perSecond)),
+      cpuUsPerRequest: median(mine.map((r) => r.cpuUsPerRequest)),
+      p95Ms: median(mine.map((r) => r.p95Ms)),
+    };
+  });
+  return {
+    rate: PACED_RATE,
+    connections: PACED_CONNECTIONS,
+    byTarget,
+    runs,
+    cpuRatio: Math.round(median(ratios) * 1000) / 1000,
+  };
 }
 
 /** wrk → limiter → balancer → nodes, CPU per request of the limiter and of the balancer. */
@@ -208,6 +277,9 @@ const limiterReject: BenchCase = {
       ratios['ceiling/nginx req/s'] = pairedRatio(runs, 'ceiling', 'nginx', (r) => r.requestsPerSecond);
     }
 
+    const pacedFigures = await pacedRejections(ctx, targets);
+    ratios['paced: limiter/ceiling CPU per rejected request'] = pacedFigures.cpuRatio;
+
     let allowed: Awaited<ReturnType<typeof allowedPath>> | undefined;
     try {
       allowed = await allowedPath(ctx);
@@ -219,17 +291,27 @@ const limiterReject: BenchCase = {
 
     const target: Record<string, boolean> = {
       'reject req/s ≥ 0.85× ceiling': (ratios['limiter/ceiling req/s'] as number) >= 0.85,
+      'paced reject CPU/req ≤ 1.2× ceiling': pacedFigures.cpuRatio <= 1.2,
     };
     if (allowed) target['allowed-path limiter CPU/req ≤ 1.10× balancer'] = allowed.ratio <= 1.1;
     const summary = [
       table(summaries),
       '',
+      `paced: ${PACED_RATE}/s POST /data over ${PACED_CONNECTIONS} connections (medians of rounds)`,
+      ...pacedFigures.byTarget.map(
+        (t) =>
+          `  ${t.target.padEnd(11)} ${String(t.perSecond).padStart(6)}/s  ${t.cpuUsPerRequest.toFixed(1).padStart(6)} µs CPU/req  p95 ${t.p95Ms.toFixed(2)} ms`,
+      ),
+      '',
       'paired same-round ratios (median over rounds):',
-      ...Object.entries(ratios).map(([k, v]) => `  ${k.padEnd(44)} ${v.toFixed(3)}`),
+      ...Object.entries(ratios).map(([k, v]) => `  ${k.padEnd(50)} ${v.toFixed(3)}`),
       ...Object.entries(target).map(([k, v]) => `  target ${k}: ${v ? 'met' : 'MISSED'}`),
       ...(skipped.length ? [`skipped: ${skipped.join(', ')}`] : []),
     ].join('\n');
-    return { result: { answer, skipped, summaries, ratios, target, runs, allowed }, summary };
+    return {
+      result: { answer, skipped, summaries, ratios, target, runs, paced: pacedFigures, allowed },
+      summary,
+    };
   },
 };
 

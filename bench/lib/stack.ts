@@ -51,10 +51,11 @@ export function startLimiter(
   policies: string,
   upstream: string,
   env: Record<string, string> = {},
+  args: string[] = [],
 ) {
   const file = join(ctx.tmpDir, `policies-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, policies);
-  return role(ctx, 'limiter', [], { UPSTREAM: upstream, RATE_LIMIT_POLICIES: file, ...env }, '/healthz');
+  return role(ctx, 'limiter', args, { UPSTREAM: upstream, RATE_LIMIT_POLICIES: file, ...env }, '/healthz');
 }
 
 /** The `http {}` preamble every generated nginx config shares: no access log, temp paths in `dir`. */
