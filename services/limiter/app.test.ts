@@ -4,7 +4,7 @@
  * injected clock in the memory store, so every decision is deterministic.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { Registry } from 'prom-client';
 import { parseItem } from 'structured-headers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -208,6 +208,52 @@ describe('limiter: rejected requests', () => {
     expect(await statuses(`${url}/`, 4, huge)).toEqual([200, 200, 200, 429]);
     expect(store.trackedKeys()).toBe(1);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it('a rejected POST is answered before its body arrives, the body is dropped unread and the connection stays keep-alive', async () => {
+    const { url } = await start();
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+    });
+    let closed = false;
+    socket.on('close', () => {
+      closed = true;
+    });
+    // A status line may follow the previous body without a line break.
+    const answers = () => received.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+    const until = async (n: number) => {
+      while (answers().length < n && !closed) await new Promise((r) => setTimeout(r, 5));
+    };
+    const post = (body: string) =>
+      `POST /data HTTP/1.1\r\nHost: lab\r\nX-API-Key: bad-actor\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const small = JSON.stringify({ key: 'bad-1', value: 'flood' });
+    // Three admitted, then refusals: one with a small body in the same write as its
+    // headers, one whose 64 KB body is still arriving after the 429 went out.
+    for (let i = 1; i <= 4; i++) {
+      socket.write(post(small) + small);
+      await until(i);
+    }
+    const large = JSON.stringify({ key: 'bad-2', value: 'x'.repeat(65_536) });
+    socket.write(post(large));
+    await until(5);
+    socket.write(large);
+    socket.write(`GET /health HTTP/1.1\r\nHost: lab\r\nX-API-Key: bad-actor\r\n\r\n`);
+    await until(6);
+    socket.end();
+    expect(answers()).toEqual([
+      'HTTP/1.1 200',
+      'HTTP/1.1 200',
+      'HTTP/1.1 200',
+      'HTTP/1.1 429',
+      'HTTP/1.1 429',
+      'HTTP/1.1 429',
+    ]);
+    expect(received).not.toMatch(/connection: close/i);
+    expect(closed).toBe(false);
   });
 
   it('a secret key is never shown: headers and metrics use the client name', async () => {
