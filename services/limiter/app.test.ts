@@ -232,12 +232,12 @@ describe('limiter: rejected requests', () => {
       `POST /data HTTP/1.1\r\nHost: lab\r\nX-API-Key: bad-actor\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
     const small = JSON.stringify({ key: 'bad-1', value: 'flood' });
     // Three admitted, then refusals: one with a small body in the same write as its
-    // headers, one whose 64 KB body is still arriving after the 429 went out.
+    // headers, one whose 16 KiB body (under any body limit) is sent only after its 429 came back.
     for (let i = 1; i <= 4; i++) {
       socket.write(post(small) + small);
       await until(i);
     }
-    const large = JSON.stringify({ key: 'bad-2', value: 'x'.repeat(65_536) });
+    const large = JSON.stringify({ key: 'bad-2', value: 'x'.repeat(16_384) });
     socket.write(post(large));
     await until(5);
     socket.write(large);
