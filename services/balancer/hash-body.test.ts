@@ -1,7 +1,8 @@
 /**
  * The consistent-hash balancer reads a `POST /data` body itself (to hash on its key):
- * over its 1 MiB limit it answers 413 and drops the rest, keeping the connection, where
- * it used to destroy the request (the client met a reset before it could read the 413).
+ * over BODY_LIMIT (64 KiB by default) it answers 413 and drops the rest, keeping the
+ * connection, where it used to destroy the request (the client met a reset before it
+ * could read the 413).
  * Real sockets on loopback: the data plane on a `node:http` server, an upstream echo.
  */
 import { once } from 'node:events';
@@ -99,13 +100,17 @@ function post(agent: Agent, chunks: number, payload?: string) {
   });
 }
 
-describe('consistent-hash balancer, POST /data over 1 MiB', () => {
+describe('consistent-hash balancer, POST /data over BODY_LIMIT', () => {
   it('answers 413 the client can read, and serves the next request on the same connection', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const big = await post(agent, 32); // 2 MiB
       expect(big.status).toBe(413);
-      expect(JSON.parse(big.body)).toEqual({ error: 'body larger than 1048576 bytes' });
+      expect(JSON.parse(big.body)).toMatchObject({
+        status: 413,
+        title: 'Content Too Large',
+        detail: 'the request body is larger than BODY_LIMIT (65536 bytes)',
+      });
       expect(upstreamRequests).toBe(0);
       const small = await post(agent, 0, JSON.stringify({ key: 'k', value: 'v' }));
       expect(small.status).toBe(200);

@@ -19,6 +19,7 @@ const outcome = (headersMs: number, o: Partial<ForwardOutcome> = {}): ForwardOut
   headersMs,
   durationMs: headersMs,
   draining: false,
+  refused: false,
   ...o,
 });
 

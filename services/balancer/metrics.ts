@@ -110,6 +110,8 @@ export function balancerMetrics(
     help: '1 when the upstream may be picked, 0 when it is down or ejected.',
     labelNames: ['upstream'],
     registers,
+    // Each worker thread checks and ejects on its own (workers.ts): up only if up in every one.
+    aggregator: 'min',
     collect() {
       this.reset();
       for (const u of getSet().all) this.set({ upstream: u.id }, u.healthy ? 1 : 0);
@@ -120,6 +122,8 @@ export function balancerMetrics(
     help: 'The active load-balancing strategy (1) and the others (0).',
     labelNames: ['strategy'],
     registers,
+    // Every worker applies every switch: the same value in each, never a sum.
+    aggregator: 'max',
     collect() {
       const active = getStrategy();
       for (const name of STRATEGY_NAMES) this.set({ strategy: name }, name === active ? 1 : 0);

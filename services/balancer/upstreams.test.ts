@@ -27,6 +27,7 @@ const outcome = (o: Partial<ForwardOutcome>): ForwardOutcome => ({
   headersMs: 2,
   durationMs: 3,
   draining: false,
+  refused: false,
   ...o,
 });
 

@@ -21,6 +21,7 @@ import type { Drain } from '../shared/drain.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import { methodLabel } from '../shared/metrics.js';
+import { sendProblem } from '../shared/problem.js';
 import {
   clientStatus,
   createUpstreamPool,
@@ -32,6 +33,7 @@ import {
   PROXY_ROUTE,
 } from '../shared/proxy.js';
 import type { DataPlane } from '../shared/server.js';
+import type { WorkerGroup } from '../shared/worker-link.js';
 import type { LimiterConfig } from './config.js';
 import { createIdentify } from './identity.js';
 import { createLimiterMetrics, type UpstreamErrorLabel } from './metrics.js';
@@ -55,6 +57,8 @@ export interface LimiterOptions {
   drain?: Drain;
   /** Jitter of the retry backoff; tests pass a fixed one. */
   random?: () => number;
+  /** The other worker threads (`WORKERS` > 1): the control plane answers for all of them. */
+  workers?: WorkerGroup;
 }
 
 /** What the limiter answers when its upstream failed, by the failure's kind. */
@@ -83,6 +87,7 @@ export function createLimiter({
   upstream,
   drain,
   random = Math.random,
+  workers,
 }: LimiterOptions): Limiter {
   let policies = initial;
   const pool = upstream ?? createUpstreamPool(config.upstream);
@@ -116,7 +121,7 @@ export function createLimiter({
     settings: () => policySettings(policies),
   };
 
-  const app = createServiceApp({ metrics, log, adminToken: config.adminToken, live, drain });
+  const app = createServiceApp({ metrics, log, adminToken: config.adminToken, live, drain, workers });
 
   const timeoutMs = config.upstreamTimeout;
   const schedule: RetrySchedule = { retries: config.upstreamRetries, baseMs: config.upstreamRetryBackoff };
@@ -129,6 +134,7 @@ export function createLimiter({
   class Relay implements ForwardOptions {
     readonly start = performance.now();
     readonly timeoutMs = timeoutMs;
+    readonly bodyLimit = config.bodyLimit;
     tries = 1;
 
     constructor(
@@ -138,7 +144,7 @@ export function createLimiter({
     ) {}
 
     onDone(outcome: ForwardOutcome): boolean {
-      if (outcome.status > 0 && outcome.draining !== upstreamDraining) {
+      if (outcome.status > 0 && !outcome.refused && outcome.draining !== upstreamDraining) {
         upstreamDraining = outcome.draining;
         log.info(upstreamDraining ? 'upstream_draining' : 'upstream_serving', { upstream: config.upstream });
       }
@@ -182,24 +188,19 @@ export function createLimiter({
       const res = this.res;
       if (res.headersSent || res.destroyed) return status;
       const ms = Math.round(performance.now() - this.start);
-      const body = JSON.stringify({
-        type: 'about:blank',
-        title,
-        status,
-        detail: `the upstream ${config.upstream} ${what}${cause ? `: ${cause.message}` : ''}; ${this.tries} ${this.tries === 1 ? 'try' : 'tries'} in ${ms} ms`,
-        cause: error,
-        tries: this.tries,
-      });
-      const headers = [
-        'content-type',
-        'application/problem+json',
-        'content-length',
-        String(Buffer.byteLength(body)),
-      ];
-      if (status === 503) headers.push('retry-after', '1');
+      const headers = status === 503 ? ['retry-after', '1'] : [];
       if (this.responseHeaders) headers.push(...this.responseHeaders);
-      res.writeHead(status, headers);
-      res.end(body);
+      sendProblem(
+        res,
+        {
+          status,
+          title,
+          detail: `the upstream ${config.upstream} ${what}${cause ? `: ${cause.message}` : ''}; ${this.tries} ${this.tries === 1 ? 'try' : 'tries'} in ${ms} ms`,
+          cause: error,
+          tries: this.tries,
+        },
+        headers,
+      );
       return status;
     }
 

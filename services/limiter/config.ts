@@ -12,6 +12,8 @@ import { parseTrustedProxies } from './identity.js';
 export const limiterConfigShape = {
   ...commonConfig,
   port: fields.port(8080),
+  /** Event loops (worker threads) serving the port; 1 = one thread (see shared/workers.ts). */
+  workers: fields.workers(),
   /** Where admitted requests go: the balancer. */
   upstream: z
     .url({ protocol: /^http$/, error: 'must be an http:// URL such as http://127.0.0.1:8081' })

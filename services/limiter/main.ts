@@ -50,6 +50,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     app: limiter.app,
     dataPlane: limiter.dataPlane,
     log,
+    metrics,
     drain,
     onShutdown: () => limiter.close(),
   });

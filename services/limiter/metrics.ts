@@ -74,6 +74,8 @@ export function createLimiterMetrics(registry: Registry, store: () => Store): Li
     name: 'lab_ratelimit_tracked_keys',
     help: 'Client keys the rate-limit store tracks right now.',
     registers: [registry],
+    // Worker threads share one store (the shared table, or Redis's -1): one value, never a sum.
+    aggregator: 'max',
     collect() {
       this.set(store().trackedKeys());
     },
@@ -89,6 +91,7 @@ export function createLimiterMetrics(registry: Registry, store: () => Store): Li
     help: 'The algorithm of each active rate-limit policy (1).',
     labelNames: ['policy', 'algorithm'] as const,
     registers: [registry],
+    aggregator: 'max',
   });
 
   const upstreamRetries = new Counter({

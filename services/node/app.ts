@@ -15,6 +15,7 @@ import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import type { LiveConfig } from '../shared/admin.js';
 import { createServiceApp } from '../shared/app.js';
+import { discardUnreadBody } from '../shared/discard.js';
 import { DRAINING_BODY, type Drain } from '../shared/drain.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
@@ -137,9 +138,8 @@ export function createNodeApp({ config, metrics, log, random = Math.random, drai
     bodyLimit({
       maxSize: config.bodyLimit,
       onError: (c) => {
-        // The server reads a refused body for at most 500 ms, then closes the connection:
-        // say so, or a keep-alive client (a proxy's pool) sends its next request into it.
-        c.header('Connection', 'close');
+        // Read the rest away: the client reads its 413 and keeps the connection.
+        discardUnreadBody(c);
         return c.json({ detail: `body larger than ${config.bodyLimit} bytes` }, 413);
       },
     }),

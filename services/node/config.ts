@@ -29,8 +29,6 @@ export const nodeConfigShape = {
   loadFactor: z.coerce.number().pipe(load.loadFactor).default(0),
   latencyMs: z.coerce.number().pipe(load.latencyMs).default(0),
   failRate: z.coerce.number().pipe(load.failRate).default(0),
-  /** Largest request body accepted; larger → 413. */
-  bodyLimit: z.coerce.number().int().min(64).max(10_485_760).default(65_536),
   /** Keys kept by the in-memory store; the oldest is dropped beyond it. */
   maxKeys: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
 };

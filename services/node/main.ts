@@ -23,5 +23,5 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     fail_rate: config.failRate,
     admin: config.adminToken ? 'on' : 'off',
   });
-  return startService({ ...config, app, log, drain });
+  return startService({ ...config, app, log, metrics, drain });
 }

@@ -15,8 +15,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
-import { type ConfigChanges, diffSettings, flattenSettings, type Settings } from './config-changes.js';
+import {
+  type ConfigChanges,
+  diffSettings,
+  flattenSettings,
+  type SettingChange,
+  type Settings,
+} from './config-changes.js';
+import { discardUnreadBody } from './discard.js';
 import type { Logger } from './logger.js';
+import type { WorkerGroup } from './worker-link.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -92,20 +100,35 @@ export function adminApp<Update extends z.ZodType>({
   live,
   log,
   changes,
+  workers,
 }: {
   token: string | undefined;
   live: LiveConfig<Update>;
   log: Logger;
   /** Where changed settings are recorded (the service's `metrics.configChanges`). */
   changes?: ConfigChanges;
+  /** The other worker threads of this service (`WORKERS` > 1): every update is applied in all of them. */
+  workers?: WorkerGroup;
 }) {
   const settings = () => (live.settings ? live.settings() : flattenSettings(live.get()));
+  /** Applies a validated update in this thread; records what changed (at `at` ms, else now). */
+  const applyHere = async (patch: z.infer<Update>, at?: number): Promise<SettingChange[]> => {
+    const before = settings();
+    await live.apply(patch);
+    const changed = diffSettings(before, settings());
+    changes?.record(changed, at);
+    return changed;
+  };
+  const applyEverywhere = workers ? workers.configUpdates(applyHere) : applyHere;
   const admin = new Hono();
   admin.use('*', adminAuth(token));
   admin.get('/config', (c) => c.json(live.get() as object));
   const limit = bodyLimit({
     maxSize: ADMIN_BODY_LIMIT,
-    onError: (c) => c.json({ error: `body larger than ${ADMIN_BODY_LIMIT} bytes; nothing was changed` }, 413),
+    onError: (c) => {
+      discardUnreadBody(c);
+      return c.json({ error: `body larger than ${ADMIN_BODY_LIMIT} bytes; nothing was changed` }, 413);
+    },
   });
   admin.put('/config', limit, async (c) => {
     let body: unknown;
@@ -122,17 +145,15 @@ export function adminApp<Update extends z.ZodType>({
         400,
       );
     }
-    const before = settings();
+    let changed: SettingChange[];
     try {
-      await live.apply(parsed.data);
+      changed = await applyEverywhere(parsed.data);
     } catch (error) {
       if (error instanceof InvalidUpdateError) {
         return c.json({ error: `${error.message}; nothing was changed`, issues: error.issues }, 400);
       }
       throw error;
     }
-    const changed = diffSettings(before, settings());
-    changes?.record(changed);
     log.info('config_changed', { update: parsed.data as object, changes: changed });
     return c.json(live.get() as object);
   });

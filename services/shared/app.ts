@@ -11,6 +11,8 @@ import { fields } from './config.js';
 import { DRAINING_BODY, type Drain } from './drain.js';
 import type { Logger } from './logger.js';
 import { httpMetrics, metricsHandler, type ServiceMetrics } from './metrics.js';
+import type { WorkerGroup } from './worker-link.js';
+import { workersMetricsHandler } from './worker-metrics.js';
 
 /** Config fields every service reads, with the same variable names everywhere. */
 export const commonConfig = {
@@ -21,6 +23,7 @@ export const commonConfig = {
   headersTimeoutMs: fields.headersTimeoutMs(),
   requestTimeoutMs: fields.requestTimeoutMs(),
   drainDelayMs: fields.drainDelayMs(),
+  bodyLimit: fields.bodyLimit(),
 };
 
 export interface ServiceAppOptions<Update extends z.ZodType> {
@@ -34,6 +37,11 @@ export interface ServiceAppOptions<Update extends z.ZodType> {
   middleware?: MiddlewareHandler[];
   /** The shutdown phase: `/healthz` answers 503 `{"status":"draining"}` while draining. */
   drain?: Drain;
+  /**
+   * The other worker threads of this service (`WORKERS` > 1, see `workers.ts`): `/metrics`
+   * answers for all of them, and `PUT /admin/config` applies to all of them.
+   */
+  workers?: WorkerGroup;
 }
 
 /**
@@ -50,12 +58,13 @@ export function createServiceApp<Update extends z.ZodType>({
   adminRoutes,
   middleware = [],
   drain,
+  workers,
 }: ServiceAppOptions<Update>): Hono {
   const app = new Hono();
   app.use('*', httpMetrics(metrics), ...middleware);
   app.get('/healthz', (c) => (drain?.draining ? c.json(DRAINING_BODY, 503) : c.json({ status: 'ok' })));
-  app.get('/metrics', metricsHandler(metrics));
-  const admin = adminApp({ token: adminToken, live, log, changes: metrics.configChanges });
+  app.get('/metrics', workers ? workersMetricsHandler(metrics, workers) : metricsHandler(metrics));
+  const admin = adminApp({ token: adminToken, live, log, changes: metrics.configChanges, workers });
   adminRoutes?.(admin);
   app.route('/admin', admin);
   app.onError((error, c) => {

@@ -63,8 +63,12 @@ export function flattenSettings(value: unknown, prefix = ''): Settings {
 }
 
 export interface ConfigChanges {
-  /** Records the changes one update applied, all at the same moment; none → nothing. */
-  record(changes: SettingChange[]): void;
+  /**
+   * Records the changes one update applied, all at the same moment: `at` (ms; the
+   * primary's clock when workers share the update, so every worker marks the same
+   * second), else now; none → nothing.
+   */
+  record(changes: SettingChange[], at?: number): void;
   /** Updates that changed something since start-up (`lab_config_generation`). */
   readonly generation: number;
 }
@@ -91,6 +95,8 @@ export function createConfigChanges(
     name: 'lab_config_generation',
     help: 'Live config updates (PUT /admin/config) that changed at least one setting since the process started.',
     registers: [registry],
+    // Every worker applies every update (workers.ts): the same value in each, never a sum.
+    aggregator: 'max',
     collect() {
       this.set(generation);
     },
@@ -100,6 +106,7 @@ export function createConfigChanges(
     help: 'When a setting last changed from one value to another (Unix seconds); the board draws one mark per change.',
     labelNames: ['setting', 'from', 'to'] as const,
     registers: [registry],
+    aggregator: 'max',
   });
 
   const drop = (key: string) => {
@@ -113,10 +120,9 @@ export function createConfigChanges(
     get generation() {
       return generation;
     },
-    record(changes) {
+    record(changes, at = now()) {
       if (changes.length === 0) return;
       generation++;
-      const at = now();
       for (const change of changes) {
         const labels = { setting: label(change.setting), from: label(change.from), to: label(change.to) };
         const key = `${labels.setting}\0${labels.from}\0${labels.to}`;

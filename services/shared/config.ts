@@ -7,6 +7,7 @@
  * or `--load-factor=30`). A bad or missing value fails with a message naming the
  * variable, the flag and what was expected, so `main.ts` can print it and exit.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MAX_TIMER_MS, parseDuration } from './duration.js';
 
@@ -107,6 +108,17 @@ export function loadConfig<Shape extends z.ZodRawShape>(
   );
 }
 
+/** The default WORKERS never exceeds this, however many cores the machine has. */
+export const DEFAULT_MAX_WORKERS = 4;
+
+/** Whether this Node.js can share a port between threads (`listen({ reusePort })`, 22.12+ / 23.1+). */
+export function supportsReusePort(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+const defaultWorkers = () => (supportsReusePort() ? Math.min(DEFAULT_MAX_WORKERS, availableParallelism()) : 1);
+
 /** Schema helpers shared by every service, so the same variable reads the same way everywhere. */
 export const fields = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
@@ -134,7 +146,18 @@ export const fields = {
    * balancer's 2 s health interval, so it notices even without traffic; 0 = close at once.
    */
   drainDelayMs: () => z.coerce.number().int().min(0).max(600_000).default(3_000),
-  workers: () => z.coerce.number().int().min(1).max(64).default(1),
+  /**
+   * Largest request body accepted (bytes), counted while it streams, chunked or not;
+   * larger → 413. The node refuses past it, and the proxies in front refuse first, so an
+   * oversized upload is answered by the first hop, as nginx's `client_max_body_size`.
+   */
+  bodyLimit: () => z.coerce.number().int().min(64).max(10_485_760).default(65_536),
+  /**
+   * Event loops (worker threads) serving the port (see `workers.ts`); 1 = one thread, no
+   * workers. Default: the machine's cores (`os.availableParallelism()`), at most
+   * {@link DEFAULT_MAX_WORKERS}; 1 on a Node.js without `reusePort` (before 22.12).
+   */
+  workers: () => z.coerce.number().int().min(1).max(64).default(defaultWorkers()),
   /** Milliseconds, or a duration such as `500ms`, `2s`, `1m`; at most MAX_TIMER_MS (about 24.8 days). */
   duration: (fallback: string) =>
     z

@@ -21,17 +21,19 @@ export interface Logger {
  * @param service - written into every line as `service`
  * @param [level="info"] - lines below this level are dropped before any formatting work
  * @param [write] - where lines go; tests pass a collector
+ * @param [base={}] - fields written into every line after `service` (a worker thread's `worker`)
  */
 export function createLogger(
   service: string,
   level: LogLevel = 'info',
   write: (line: string) => void = (line) => process.stdout.write(line),
+  base: LogFields = {},
 ): Logger {
   const threshold = SEVERITY[level];
   const log = (lineLevel: Exclude<LogLevel, 'silent'>) => (event: string, fields?: LogFields) => {
     if (SEVERITY[lineLevel] < threshold) return;
     write(
-      `${JSON.stringify({ time: new Date().toISOString(), level: lineLevel, service, event, ...fields }, errorReplacer)}\n`,
+      `${JSON.stringify({ time: new Date().toISOString(), level: lineLevel, service, ...base, event, ...fields }, errorReplacer)}\n`,
     );
   };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };

@@ -205,6 +205,7 @@ describe('forward', () => {
       headersMs: -1,
       durationMs: 1,
       draining: false,
+      refused: false,
     });
     const req = (method: string, rawHeaders: string[] = [], readableDidRead = false) =>
       ({ method, rawHeaders, readableDidRead }) as unknown as IncomingMessage;

@@ -14,6 +14,8 @@
  *
  * What `forward()` does for every try:
  * - forwards method, path + query, and the body (streamed; none for a bodyless request);
+ * - refuses a body over `bodyLimit` with its own 413: at once when Content-Length says so,
+ *   or as soon as a chunked body grows past it (nothing beyond the limit goes upstream);
  * - strips hop-by-hop headers both ways (RFC 9110 §7.6.1: `Connection` and the names
  *   it lists, `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`,
  *   `Upgrade`), plus `Host` (the pool sets the upstream's) and `Expect`;
@@ -26,8 +28,11 @@
  *   otherwise a failure becomes 502 (or 504 on timeout) JSON.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
+import { discardRequestBody } from './discard.js';
 import { DRAIN_HEADER } from './drain.js';
+import { sendProblem } from './problem.js';
 import { requestTargetProblem } from './request-target.js';
 
 /** The `route` label for every proxied request in `http_requests_total` (see metrics.ts). */
@@ -94,6 +99,11 @@ export interface ForwardOutcome {
   /** Milliseconds from dispatch to the end of this try. */
   durationMs: number;
   /**
+   * The proxy answered the request itself (a refused request target or body): no
+   * upstream saw it, so the try says nothing about one.
+   */
+  refused: boolean;
+  /**
    * The upstream announced that it is draining (`X-Draining` on its response, see
    * `drain.ts`): still a valid answer, but pick another upstream from now on. The header
    * describes this hop only, so it is consumed here and never relayed.
@@ -113,6 +123,11 @@ export interface ForwardOptions {
   body?: Buffer;
   /** Keep incoming `X-Forwarded-Proto`/`-Host` (behind a trusted proxy) instead of setting them. */
   trustForwarded?: boolean;
+  /**
+   * Largest request body forwarded, in bytes (BODY_LIMIT); 0 = no limit. A larger one is
+   * answered 413 by the proxy (see {@link ForwardOutcome.refused}), never half-sent.
+   */
+  bodyLimit?: number;
   /**
    * Called once when the try ends. Return `true` from a failed try with `sent === false`
    * to take the response over (e.g. retry on another upstream, calling `forward` again);
@@ -217,9 +232,11 @@ export function hasBody(req: IncomingMessage): boolean {
   return false;
 }
 
-/** What `scanRequest` learnt besides the headers, reused per call to avoid an allocation. */
+/** What the header scan learnt besides the headers (kept on the try: no allocation). */
 interface RequestFacts {
   hasBody: boolean;
+  /** The declared Content-Length; -1 when there is none (chunked, or no body). */
+  contentLength: number;
 }
 
 /**
@@ -231,7 +248,7 @@ interface RequestFacts {
 export function upstreamRequestHeaders(
   req: IncomingMessage,
   trustForwarded = false,
-  facts: RequestFacts = { hasBody: false },
+  facts: RequestFacts = { hasBody: false, contentLength: -1 },
 ): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
@@ -241,12 +258,17 @@ export function upstreamRequestHeaders(
   let host: string | undefined;
   let connection: string | undefined;
   let body = false;
+  let contentLength = -1;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
     if (!HOP_BY_HOP.has(lower)) {
-      if (lower === 'content-length' && value !== '0') body = true;
+      if (lower === 'content-length') {
+        // Node's parser has checked it: digits only, one value.
+        contentLength = Number(value);
+        if (contentLength > 0) body = true;
+      }
       out.push(name, value);
       continue;
     }
@@ -272,6 +294,7 @@ export function upstreamRequestHeaders(
     }
   }
   facts.hasBody = body;
+  facts.contentLength = contentLength;
   // Names listed in `Connection` are hop-by-hop too (the usual `keep-alive` lists none).
   if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
     const listed = new Set(connection.split(',').map((token) => token.trim().toLowerCase()));
@@ -306,6 +329,28 @@ export function sendJson(
   res.end(payload);
 }
 
+/**
+ * The proxies' own 413 for a request body over BODY_LIMIT; the rest of the body is read
+ * away (see `discard.ts`), so the client reads the answer.
+ */
+export function sendTooLarge(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  extraHeaders?: readonly string[],
+): void {
+  sendProblem(
+    res,
+    {
+      status: 413,
+      title: 'Content Too Large',
+      detail: `the request body is larger than BODY_LIMIT (${limit} bytes)`,
+    },
+    extraHeaders,
+    req,
+  );
+}
+
 const noop = () => {};
 const kTry = Symbol('forwardTry');
 type TrackedResponse = ServerResponse & { [kTry]?: ForwardTry };
@@ -332,8 +377,12 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
   headersMs = -1;
   durationMs = 0;
   draining = false;
+  refused = false;
   done = false;
   hasBody = false;
+  contentLength = -1;
+  /** Counts a chunked body on its way upstream, when there is a limit. */
+  bodyLimiter: BodyLimiter | undefined = undefined;
   abortUpstream: ((error?: Error) => void) | undefined = undefined;
   resumeUpstream: () => void = noop;
   readonly start = performance.now();
@@ -347,6 +396,9 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
   onConnect(abort: (error?: Error) => void): void {
     this.abortUpstream = abort;
     if (this.res.destroyed) abort(new ClientAbortError());
+    // The body starts to flow only once connected: a try whose connect failed leaves it
+    // unread, so it may still go to another upstream (`isRetryable`).
+    else if (this.bodyLimiter) this.req.pipe(this.bodyLimiter);
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
@@ -391,6 +443,10 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
   }
 
   onError(error: Error): void {
+    if (error instanceof BodyTooLargeError && !this.sent) {
+      refuseTooLarge(this, error.limit);
+      return;
+    }
     const kind = error instanceof ClientAbortError || this.res.destroyed ? 'aborted' : errorKind(error);
     if (this.sent) {
       // Headers are out: the only honest signal left is to cut the client connection.
@@ -414,7 +470,9 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
    */
   discardUnsentBody(): void {
     const req = this.req;
-    if (this.hasBody && !req.complete && this.options.body === undefined) discardRest(req);
+    if (!this.hasBody || req.complete || this.options.body !== undefined) return;
+    if (this.bodyLimiter) req.unpipe(this.bodyLimiter);
+    discardRequestBody(req);
   }
 
   /** Reports the outcome; true when `onDone` took the response over. */
@@ -444,18 +502,6 @@ function writeHeadAppending(
   res.writeHead(status, statusText || undefined);
 }
 
-/**
- * Reads and drops what is left of a request body. `_dump` is what Node's server itself
- * calls for a request nobody read (it marks the message so the parser drops its body
- * rather than buffering it, even once undici has destroyed the stream); the socket is
- * resumed too, in case backpressure had paused it.
- */
-function discardRest(req: IncomingMessage): void {
-  const socket = req.socket;
-  (req as IncomingMessage & { _dump(): void })._dump();
-  if (socket && !socket.destroyed) socket.resume();
-}
-
 class ClientAbortError extends Error {
   readonly code = 'UND_ERR_ABORTED';
   constructor() {
@@ -464,11 +510,60 @@ class ClientAbortError extends Error {
   }
 }
 
+/** A chunked request body grew past the proxy's limit. */
+class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`request body larger than ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/**
+ * Passes a chunked request body upstream while it stays within `limit`; the chunk that
+ * crosses it fails the stream, undici aborts the try, and the proxy answers 413 (that
+ * chunk never leaves). Once the upstream has answered, the rest is dropped instead: its
+ * answer is the one the client reads. Only chunked bodies need it: Node's parser holds a
+ * Content-Length body to its declared length, which `forward` checks up front.
+ */
+class BodyLimiter extends Transform {
+  received = 0;
+
+  constructor(
+    readonly attempt: ForwardTry,
+    readonly limit: number,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.received += chunk.length;
+    if (this.received <= this.limit) callback(null, chunk);
+    else if (this.attempt.sent) callback();
+    else callback(new BodyTooLargeError(this.limit));
+  }
+}
+
 /** Answers 400 before anything is sent upstream; still reports one outcome to `onDone`. */
 function refuse(attempt: ForwardTry, problem: string): void {
   sendJson(attempt.res, 400, { error: problem });
-  attempt.status = 400;
+  refused(attempt, 400);
+}
+
+/**
+ * Answers 413 for a body over the limit and reads the rest of it away, so the client
+ * reads the answer on a connection that stays usable (nginx's `client_max_body_size`
+ * with its lingering close). REQUEST_TIMEOUT_MS bounds a body that never ends.
+ */
+function refuseTooLarge(attempt: ForwardTry, limit: number): void {
+  if (attempt.bodyLimiter) attempt.req.unpipe(attempt.bodyLimiter);
+  sendTooLarge(attempt.req, attempt.res, limit, attempt.options.responseHeaders);
+  refused(attempt, 413);
+}
+
+function refused(attempt: ForwardTry, status: number): void {
+  attempt.status = status;
   attempt.sent = true;
+  attempt.refused = true;
   attempt.finish(undefined, undefined);
 }
 
@@ -482,6 +577,7 @@ function refuse(attempt: ForwardTry, problem: string): void {
  * @param [options.timeoutMs=0] - per-try timeout (0 = none)
  * @param [options.responseHeaders] - added to the upstream's response headers and to error answers
  * @param [options.trustForwarded=false]
+ * @param [options.bodyLimit=0] - a larger request body is answered 413 (0 = no limit)
  * @param [options.onDone] - outcome callback; return true to take over a failed try
  * @example
  * const pool = createUpstreamPool('http://127.0.0.1:5001');
@@ -515,6 +611,14 @@ export function forward(
     refuse(attempt, 'a HEAD request must not have a body');
     return;
   }
+  const bodyLimit = options.bodyLimit ?? 0;
+  if (attempt.hasBody && bodyLimit > 0 && options.body === undefined) {
+    if (attempt.contentLength > bodyLimit) {
+      refuseTooLarge(attempt, bodyLimit);
+      return;
+    }
+    if (attempt.contentLength < 0) attempt.bodyLimiter = new BodyLimiter(attempt, bodyLimit);
+  }
   (res as TrackedResponse)[kTry] = attempt;
   res.on('close', onResponseClose); // removed when the try finishes
   const timeout = options.timeoutMs ?? 0;
@@ -523,7 +627,7 @@ export function forward(
       path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
-      body: options.body ?? (attempt.hasBody ? req : null),
+      body: options.body ?? attempt.bodyLimiter ?? (attempt.hasBody ? req : null),
       headersTimeout: timeout,
       bodyTimeout: timeout,
     },

@@ -16,12 +16,14 @@
  * service's shutdown hooks and exits 0. A second signal cuts the drain delay short.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, ListenOptions, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ConfigError } from './config.js';
 import { DRAIN_HEADER, Drain } from './drain.js';
 import type { Logger } from './logger.js';
+import { methodLabel, type ServiceMetrics } from './metrics.js';
+import { type Problem, problemJson, sendProblem } from './problem.js';
 
 export type DataPlane = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -38,11 +40,15 @@ function hasPrefix(url: string, prefix: string): boolean {
 }
 
 /**
- * Header fields a request may carry (HAProxy's default is 101). Node itself drops every
- * field past its `maxHeadersCount` silently, so a proxy would forward a request its
- * upstream reads differently; past this count the request is refused with 431 instead.
+ * Header fields a request may carry (HAProxy's default is 101). Past it Node's parser
+ * refuses the request (Node 24: `HPE_HEADER_OVERFLOW`, as for 16 KiB of headers; older
+ * Node dropped the extra fields silently, so a proxy forwarded a request its upstream
+ * read differently), answered 431 by {@link answerClientError}.
  */
 export const MAX_HEADERS_COUNT = 100;
+
+/** The route label of answers given before any route was known (refused by the parser or by {@link checkHeaderFields}). */
+export const UNROUTED = 'unmatched';
 
 /**
  * The server's slow-client timeouts, checked: Node refuses a headers timeout longer than
@@ -68,35 +74,87 @@ export function serverTimeouts({
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Counts an answer the server gave before any route (see {@link UNROUTED}). */
+type RecordRefusal = (status: number, method?: string) => void;
+
+const TWO_HOSTS: Problem = {
+  status: 400,
+  title: 'Bad Request',
+  detail: 'more than one Host header field',
+};
+
 /**
  * Refuses, and closes, what Node's parser lets through but a proxy must not pass on:
- * more than `max` header fields (431), and more than one `Host` (400, RFC 9112 §3.2:
- * the proxy and its upstream could each believe a different one). Passes the rest on.
+ * more than one `Host` (400, RFC 9112 §3.2: the proxy and its upstream could each
+ * believe a different one). Passes the rest on.
  */
-export function checkHeaderFields(listener: Listener, max: number): Listener {
-  const tooMany = JSON.stringify({ error: `too many header fields (at most ${max})` });
-  const hosts = JSON.stringify({ error: 'more than one Host header field' });
+export function checkHeaderFields(listener: Listener, record: RecordRefusal = () => {}): Listener {
   return function checkHeaderFields(req, res) {
     const raw = req.rawHeaders;
-    if (raw.length > 2 * max) return refuseAndClose(res, 431, tooMany);
     let host = 0;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
-      if (name.length === 4 && name.toLowerCase() === 'host' && ++host > 1)
-        return refuseAndClose(res, 400, hosts);
+      if (name.length === 4 && name.toLowerCase() === 'host' && ++host > 1) {
+        res.shouldKeepAlive = false;
+        sendProblem(res, TWO_HOSTS, ['connection', 'close']);
+        record(400, req.method);
+        return;
+      }
     }
     listener(req, res);
   };
 }
 
-function refuseAndClose(res: ServerResponse, status: number, body: string): void {
-  res.shouldKeepAlive = false;
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    connection: 'close',
-  });
-  res.end(body);
+/** What Node's parser refuses, answered as its own default handler would, as problems. */
+const PARSER_REFUSALS: Record<string, Problem> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    title: 'Request Header Fields Too Large',
+    detail: `too many header fields (at most ${MAX_HEADERS_COUNT}), or more than 16 KiB of them`,
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    title: 'Content Too Large',
+    detail: 'chunk extensions too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    title: 'Request Timeout',
+    detail: 'the request was not received within HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS',
+  },
+};
+const MALFORMED: Problem = { status: 400, title: 'Bad Request', detail: 'malformed request' };
+
+/** Preset answers (status line, headers and body), by parser error code. */
+const clientErrorAnswers = new Map<string | undefined, { status: number; bytes: Buffer }>();
+function clientErrorAnswer(code: string | undefined) {
+  let answer = clientErrorAnswers.get(code);
+  if (!answer) {
+    const problem = (code && PARSER_REFUSALS[code]) || MALFORMED;
+    const body = problemJson(problem);
+    const head =
+      `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: application/problem+json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    answer = { status: problem.status, bytes: Buffer.from(head + body) };
+    clientErrorAnswers.set(code, answer);
+  }
+  return answer;
+}
+
+/**
+ * The `clientError` handler: what Node's default does (answer 400, 408 or 431 unless a
+ * response already started, then destroy the socket), with a problem+json body naming
+ * the limit, and counted like every other answer. A reset or broken pipe gets no answer.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, record: RecordRefusal): void {
+  const code = error.code;
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (code !== 'ECONNRESET' && code !== 'EPIPE' && socket.writable && !current?.headersSent) {
+    const answer = clientErrorAnswer(code);
+    socket.write(answer.bytes);
+    record(answer.status);
+  }
+  socket.destroy(error);
 }
 
 export class PortInUseError extends Error {
@@ -116,6 +174,8 @@ export interface ServiceOptions {
   /** Handles every request whose path is not a control path (see `isControlPath`). */
   dataPlane?: DataPlane;
   log: Logger;
+  /** Where the answers given before any route (400, 408, 431) are counted. */
+  metrics?: ServiceMetrics;
   /** How long in-flight requests may take to finish once the listener is closed, before they are cut. */
   shutdownTimeoutMs: number;
   /** Time a client has to send a request's headers (HEADERS_TIMEOUT_MS; default 10 s). */
@@ -135,6 +195,11 @@ export interface ServiceOptions {
   onShutdown?: () => void | Promise<void>;
   /** Install SIGTERM/SIGINT handlers that stop and exit the process (default true). */
   handleSignals?: boolean;
+  /**
+   * Listen with SO_REUSEPORT, so several worker threads share the port (`workers.ts`;
+   * default false: a second listener on the port is refused).
+   */
+  reusePort?: boolean;
 }
 
 export interface RunningService {
@@ -168,7 +233,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     onShutdown,
     handleSignals = true,
   } = options;
-  const control = getRequestListener(app.fetch);
+  // Node's server itself reads away a body nobody read; one read in part (a body limit)
+  // is discarded by whoever refused it (`discard.ts`). @hono/node-server's own cleanup
+  // would close the connection after 500 ms instead, under a client still uploading.
+  const control = getRequestListener(app.fetch, { autoCleanupIncoming: false });
   // The drain check is one boolean read per request; the announcement itself (a header
   // set the slow way) only costs anything while draining.
   const listener = dataPlane
@@ -188,7 +256,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   // cut an idle keep-alive connection either; they bound how long a client may take to
   // send one request (see HEADERS_TIMEOUT_MS and REQUEST_TIMEOUT_MS in config.ts).
   const timeouts = serverTimeouts(options);
-  const maxHeaders = options.maxHeadersCount ?? MAX_HEADERS_COUNT;
+  const metrics = options.metrics;
+  const recordRefusal: RecordRefusal = (status, method) =>
+    metrics?.recordRequest(UNROUTED, methodLabel(method), status, 0);
   const server = createServer(
     {
       keepAliveTimeout: 65_000,
@@ -196,10 +266,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       requestTimeout: timeouts.requestTimeoutMs,
       connectionsCheckingInterval: timeouts.checkIntervalMs,
     },
-    checkHeaderFields(listener, maxHeaders),
+    checkHeaderFields(listener, recordRefusal),
   );
-  // One more than the limit, so `checkHeaderFields` can tell "too many" from "exactly max".
-  server.maxHeadersCount = maxHeaders + 1;
+  server.maxHeadersCount = options.maxHeadersCount ?? MAX_HEADERS_COUNT;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) =>
+    answerClientError(error, socket, recordRefusal),
+  );
   // Open client connections, so the drain can reach responses already in progress.
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
@@ -211,7 +283,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const onError = (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? new PortInUseError(host, port) : error);
     server.once('error', onError);
-    server.listen({ host, port }, () => {
+    // `reusePort` is Node ≥ 22.12; @types/node 20 does not know it yet.
+    server.listen({ host, port, reusePort: options.reusePort } as ListenOptions, () => {
       server.off('error', onError);
       resolve();
     });
