@@ -4,11 +4,13 @@
  * that every worker thread maps, so one client's quota is one quota across threads.
  *
  * Layout (all sized once from `maxKeys`, never grown):
- * - **slots**: `buckets × 8` slots of 40 bytes. A slot is 4 Int32 header words (the key's
- *   64-bit fingerprint as two words, a 32-bit hash of the algorithm id, 0 = empty, and the
- *   last-used stamp: the clock in ms modulo 2^32) followed by 3 Float64 words of algorithm
- *   state (see `shared-codecs.ts`). `buckets = ceil(1.25 × maxKeys / 8)`: at the key cap
- *   the table is 80 % full. 100 000 keys: 125 000 slots, 5 MB.
+ * - **headers**: `buckets × 8` slots of 4 Int32 words: the key's 64-bit fingerprint as two
+ *   words, a 32-bit hash of the algorithm id (0 = empty) and the last-used stamp (the
+ *   clock in ms modulo 2^32). A bucket's headers are 128 bytes, two cache lines, so a
+ *   lookup reads little memory.
+ * - **states**: per slot, 3 Float64 words of algorithm state (see `shared-codecs.ts`).
+ *   `buckets = ceil(1.25 × maxKeys / 8)`: at the key cap the table is 80 % full.
+ *   Together 40 bytes per slot: 100 000 keys, 125 000 slots, 5 MB.
  * - **locks**: one Int32 mutex word per bucket (`shared-lock.ts`).
  * - **counters**: the tracked-key count, shared by all threads.
  * - **logs**: `logCapacity` Float64 entries per slot for the sliding-window log's grant
@@ -33,16 +35,10 @@
 
 /** Slots per bucket: a key lives in one of the 8 slots of one of its two buckets. */
 export const BUCKET_SLOTS = 8;
-/** Int32 header words of a slot. */
-const HEADER_WORDS = 4;
-/** Float64 state words of a slot (the sliding-window counter needs 3). */
-export const STATE_WORDS = 3;
-/** Bytes per slot. */
-const SLOT_BYTES = HEADER_WORDS * 4 + STATE_WORDS * 8;
-/** Int32 words per slot (the stride of the header view). */
-export const SLOT_INT32 = SLOT_BYTES / 4;
-/** Float64 words per slot (the stride of the state view). */
-export const SLOT_FLOAT64 = SLOT_BYTES / 8;
+/** Int32 header words per slot (the stride of `TableView.header`). */
+export const SLOT_INT32 = 4;
+/** Float64 state words per slot (the sliding-window counter needs 3). */
+const STATE_WORDS = 3;
 /** Header word offsets within a slot. */
 export const FINGERPRINT_HI = 0;
 export const FINGERPRINT_LO = 1;
@@ -50,8 +46,6 @@ export const FINGERPRINT_LO = 1;
 export const ALGORITHM = 2;
 /** Clock (ms) modulo 2^32 when the slot was last used. */
 export const USED = 3;
-/** Offset of the state words within a slot, in Float64 words. */
-const STATE_OFFSET = (HEADER_WORDS * 4) / 8;
 /** Index in `counters` of the tracked-key count. */
 export const TRACKED = 0;
 /** Slots per tracked key. */
@@ -67,7 +61,8 @@ export interface SharedTable {
   readonly logCapacity: number;
   /** Seed of the key fingerprints. */
   readonly seed: number;
-  readonly slots: SharedArrayBuffer;
+  readonly headers: SharedArrayBuffer;
+  readonly states: SharedArrayBuffer;
   readonly locks: SharedArrayBuffer;
   readonly counters: SharedArrayBuffer;
   readonly logs: SharedArrayBuffer;
@@ -100,7 +95,8 @@ export function createSharedTable({ maxKeys, logCapacity = 128 }: SharedTableOpt
     buckets,
     logCapacity,
     seed: crypto.getRandomValues(new Int32Array(1))[0] as number,
-    slots: new SharedArrayBuffer(slots * SLOT_BYTES),
+    headers: new SharedArrayBuffer(slots * SLOT_INT32 * 4),
+    states: new SharedArrayBuffer(slots * STATE_WORDS * 8),
     locks: new SharedArrayBuffer(buckets * 4),
     counters: new SharedArrayBuffer(4),
     logs: new SharedArrayBuffer(slots * logCapacity * 8),
@@ -121,8 +117,8 @@ export class TableView {
 
   constructor(table: SharedTable) {
     this.#table = table;
-    this.header = new Int32Array(table.slots);
-    this.state = new Float64Array(table.slots);
+    this.header = new Int32Array(table.headers);
+    this.state = new Float64Array(table.states);
     this.locks = new Int32Array(table.locks);
     this.counters = new Int32Array(table.counters);
   }
@@ -140,7 +136,7 @@ export class TableView {
 }
 
 /** Index in `TableView.state` of the slot's first state word. */
-export const stateAt = (slot: number) => slot * SLOT_FLOAT64 + STATE_OFFSET;
+export const stateAt = (slot: number) => slot * STATE_WORDS;
 
 /** One of `buckets` buckets from a 32-bit hash (multiply-shift, no modulo bias to speak of). */
 export const bucketOf = (hash: number, buckets: number) => Math.floor(((hash >>> 0) * buckets) / 2 ** 32);
