@@ -92,7 +92,11 @@ function waitForLog(service: ServiceProcess, match: (line: LogLine) => boolean, 
     const onExit = () => {
       if (check()) return;
       done();
-      reject(new Error(`exited (${service.proc.exitCode ?? service.proc.signalCode}) before logging it:\n${service.stdout()}${service.stderr()}`));
+      reject(
+        new Error(
+          `exited (${service.proc.exitCode ?? service.proc.signalCode}) before logging it:\n${service.stdout()}${service.stderr()}`,
+        ),
+      );
     };
     const done = () => {
       clearTimeout(timer);
@@ -114,6 +118,11 @@ async function startWorkers(role: string, workers: number, env: Record<string, s
     ...env,
   });
   await waitForLog(service, (line) => line.event === (workers > 1 ? 'workers_listening' : 'listening'));
+  // The workers' own lines reach stdout through the primary, perhaps after its own.
+  await waitForLog(
+    service,
+    () => logLines(service).filter((l) => l.event === 'listening').length === workers,
+  );
   return service;
 }
 
@@ -138,14 +147,19 @@ const scrape = async (service: ServiceProcess) => {
 };
 
 /** Sends no-op config updates on fresh connections until every worker has answered one. */
-async function workersAnswering(service: ServiceProcess, update: unknown, workers: number): Promise<Set<number>> {
+async function workersAnswering(
+  service: ServiceProcess,
+  update: unknown,
+  workers: number,
+): Promise<Set<number>> {
   const seen = () =>
     new Set(
       logLines(service)
         .filter((l) => l.event === 'config_changed' && l.worker !== undefined)
         .map((l) => l.worker as number),
     );
-  for (let i = 0; i < 400 && seen().size < workers; i++) expect((await put(service, update)).status).toBe(200);
+  for (let i = 0; i < 400 && seen().size < workers; i++)
+    expect((await put(service, update)).status).toBe(200);
   // The receiving worker logs before it answers; its line reaches stdout through the primary.
   await waitForLog(service, () => seen().size >= workers, 10_000).catch(() => {});
   return seen();
@@ -196,8 +210,14 @@ describe('balancer, WORKERS=2', () => {
     expect(sample(metrics, 'lab_balancer_strategy_info', { strategy: 'random' })).toBe(1);
     expect(sample(metrics, 'lab_balancer_strategy_info')).toBe(1);
     // One change mark per change, not one per worker.
-    expect(sample(metrics, 'lab_config_change_timestamp_seconds', { from: 'power-of-two', to: 'random' })).toBeGreaterThan(0);
-    expect(metrics.match(/^lab_config_change_timestamp_seconds\{setting="strategy",from="power-of-two",to="random"/gm)).toHaveLength(1);
+    expect(
+      sample(metrics, 'lab_config_change_timestamp_seconds', { from: 'power-of-two', to: 'random' }),
+    ).toBeGreaterThan(0);
+    expect(
+      metrics.match(
+        /^lab_config_change_timestamp_seconds\{setting="strategy",from="power-of-two",to="random"/gm,
+      ),
+    ).toHaveLength(1);
   });
 
   it('/metrics and /admin/state count every worker: K requests, exactly K more', async () => {
@@ -208,10 +228,13 @@ describe('balancer, WORKERS=2', () => {
     expect(answers.every((a) => a.status === 200)).toBe(true);
     const after = await scrape(balancer);
     const routed = { route: '/*', service: 'balancer' };
-    expect(sample(after, 'http_requests_total', routed) - sample(before, 'http_requests_total', routed)).toBe(K);
+    expect(sample(after, 'http_requests_total', routed) - sample(before, 'http_requests_total', routed)).toBe(
+      K,
+    );
     const ok = { upstream: 'node-1', outcome: 'ok' };
     expect(
-      sample(after, 'lab_balancer_upstream_requests_total', ok) - sample(before, 'lab_balancer_upstream_requests_total', ok),
+      sample(after, 'lab_balancer_upstream_requests_total', ok) -
+        sample(before, 'lab_balancer_upstream_requests_total', ok),
     ).toBe(K);
     expect(sample(after, 'lab_balancer_upstream_duration_seconds_count', { upstream: 'node-1' })).toBe(
       sample(after, 'lab_balancer_upstream_requests_total', ok),
@@ -222,12 +245,19 @@ describe('balancer, WORKERS=2', () => {
     expect(sample(after, 'lab_config_generation')).toBe(sample(before, 'lab_config_generation'));
 
     const state = JSON.parse((await fresh(`${balancer.url}/admin/state`, { headers: admin })).body);
-    expect(state).toMatchObject({ workers: 2, healthy: 1, upstreams: [{ name: 'node-1', healthy: true, healthy_workers: 2, in_flight: 0 }] });
+    expect(state).toMatchObject({
+      workers: 2,
+      healthy: 1,
+      upstreams: [{ name: 'node-1', healthy: true, healthy_workers: 2, in_flight: 0 }],
+    });
     expect(state.upstreams[0].requests.ok - stateBefore.upstreams[0].requests.ok).toBe(K);
   });
 
   it('SIGTERM drains every worker (health 503, X-Draining), then exits 0', async () => {
-    const draining = await startWorkers('balancer', 2, { UPSTREAMS: `node-1=${node.url}`, DRAIN_DELAY_MS: '20000' });
+    const draining = await startWorkers('balancer', 2, {
+      UPSTREAMS: `node-1=${node.url}`,
+      DRAIN_DELAY_MS: '20000',
+    });
     draining.proc.kill('SIGTERM');
     await waitForLog(draining, () => logLines(draining).filter((l) => l.event === 'draining').length === 2);
     const health = await many(12, () => fresh(`${draining.url}/healthz`), 4);
@@ -242,20 +272,31 @@ describe('balancer, WORKERS=2', () => {
 describe.each([2, 4])('limiter, WORKERS=%i', (workers) => {
   let limiter: ServiceProcess;
   beforeAll(async () => {
-    const balancer = await startRole('balancer', [], { UPSTREAMS: `node-1=${node.url}`, WORKERS: '1', LOG_LEVEL: 'warn' });
-    limiter = await startWorkers('limiter', workers, { UPSTREAM: balancer.url, RATE_LIMIT_POLICIES: POLICIES });
+    const balancer = await startRole('balancer', [], {
+      UPSTREAMS: `node-1=${node.url}`,
+      WORKERS: '1',
+      LOG_LEVEL: 'warn',
+    });
+    limiter = await startWorkers('limiter', workers, {
+      UPSTREAM: balancer.url,
+      RATE_LIMIT_POLICIES: POLICIES,
+    });
   }, 60_000);
 
   it('serves one port from every thread', async () => {
     const listening = logLines(limiter).filter((l) => l.event === 'listening');
     expect(listening.map((l) => l.worker).sort()).toEqual(Array.from({ length: workers }, (_, i) => i + 1));
-    const policies = JSON.parse((await fresh(`${limiter.url}/admin/config`, { headers: admin })).body).policies;
+    const policies = JSON.parse(
+      (await fresh(`${limiter.url}/admin/config`, { headers: admin })).body,
+    ).policies;
     const seen = await workersAnswering(limiter, { policies }, workers);
     expect(seen.size).toBe(workers);
   });
 
   it('one client, one quota: exactly the limit admitted over many connections', async () => {
-    const answers = await many(200, () => fresh(`${limiter.url}/health`, { headers: { 'x-api-key': 'quota-client' } }));
+    const answers = await many(200, () =>
+      fresh(`${limiter.url}/health`, { headers: { 'x-api-key': 'quota-client' } }),
+    );
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);
     expect(statuses.filter((s) => s === 429)).toHaveLength(180);
@@ -270,11 +311,18 @@ describe.each([2, 4])('limiter, WORKERS=%i', (workers) => {
     const config = JSON.parse((await fresh(`${limiter.url}/admin/config`, { headers: admin })).body);
     const policies = {
       ...config.policies,
-      clients: { ...config.policies.clients, 'window-client': { algorithm: 'fixed-window', limit: 7, window: '1h' } },
+      clients: {
+        ...config.policies.clients,
+        'window-client': { algorithm: 'fixed-window', limit: 7, window: '1h' },
+      },
     };
     expect((await put(limiter, { policies })).status).toBe(200);
-    const answers = await many(40, () => fresh(`${limiter.url}/health`, { headers: { 'x-api-key': 'window-client' } }));
-    expect(new Set(answers.map((a) => a.headers['ratelimit-policy']))).toEqual(new Set(['"window-client";q=7;w=3600']));
+    const answers = await many(40, () =>
+      fresh(`${limiter.url}/health`, { headers: { 'x-api-key': 'window-client' } }),
+    );
+    expect(new Set(answers.map((a) => a.headers['ratelimit-policy']))).toEqual(
+      new Set(['"window-client";q=7;w=3600']),
+    );
     expect(answers.filter((a) => a.status === 200)).toHaveLength(7);
   });
 });
@@ -289,7 +337,10 @@ describe('start-up', () => {
   });
 
   it('bad config is refused once by the primary (exit 2); a taken port exits 1 as before', async () => {
-    const bad = spawnRole('balancer', ['--port', String(await freePort())], { WORKERS: '2', LB_STRATEGY: 'nope' });
+    const bad = spawnRole('balancer', ['--port', String(await freePort())], {
+      WORKERS: '2',
+      LB_STRATEGY: 'nope',
+    });
     expect(await bad.exited).toBe(2);
     expect(bad.stderr().match(/LB_STRATEGY \(--strategy\)/g)).toHaveLength(1);
     expect(logLines(bad).filter((l) => l.event === 'listening')).toHaveLength(0);

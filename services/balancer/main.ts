@@ -19,7 +19,8 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const config = loadConfig(balancerConfigShape, { argv, env, sources: balancerConfigSources });
   const thread = workerThread();
   const log = createLogger('balancer', config.logLevel, undefined, thread?.logFields);
-  if (!thread && config.workers > 1) return startWorkers({ ...config, entry: import.meta.url, argv, env, log });
+  if (!thread && config.workers > 1)
+    return startWorkers({ ...config, entry: import.meta.url, argv, env, log });
   const metrics = createMetrics('balancer');
 
   let specs = config.upstreams;

@@ -83,11 +83,13 @@ export function combineStates(states: readonly BalancerState[]): BalancerState {
 
 function combineUpstream(views: UpstreamState[]): UpstreamState {
   const first = views[0] as UpstreamState;
-  const tries = (u: UpstreamState) => u.requests.ok + u.requests.error + u.requests.timeout + u.requests.retried;
+  const tries = (u: UpstreamState) =>
+    u.requests.ok + u.requests.error + u.requests.timeout + u.requests.retried;
   const totalTries = views.reduce((n, u) => n + tries(u), 0);
   const healthyWorkers = views.filter((u) => u.healthy).length;
   const requests = { ok: 0, error: 0, timeout: 0, retried: 0 };
-  for (const u of views) for (const outcome of Object.keys(requests) as Outcome[]) requests[outcome] += u.requests[outcome];
+  for (const u of views)
+    for (const outcome of Object.keys(requests) as Outcome[]) requests[outcome] += u.requests[outcome];
   const checks = views.map((u) => u.last_check).filter((t): t is string => t !== null);
   return {
     name: first.name,

@@ -117,7 +117,8 @@ export function supportsReusePort(version = process.versions.node): boolean {
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-const defaultWorkers = () => (supportsReusePort() ? Math.min(DEFAULT_MAX_WORKERS, availableParallelism()) : 1);
+const defaultWorkers = () =>
+  supportsReusePort() ? Math.min(DEFAULT_MAX_WORKERS, availableParallelism()) : 1;
 
 /** Schema helpers shared by every service, so the same variable reads the same way everywhere. */
 export const fields = {

@@ -152,9 +152,11 @@ export async function startWorkers(options: WorkersOptions): Promise<RunningWork
   const port = await claimPort(host, options.port);
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const primary = new Primary(options, port);
+  // Before the workers start: a SIGTERM that arrives while a worker thread is still
+  // starting up otherwise met the default action (killed) about 1 time in 5 (Node 24).
+  primary.handleSignals();
   await primary.started();
   log.info('workers_listening', { url, workers: count, pid: process.pid });
-  primary.handleSignals();
   primary.ended.then((code) => process.exit(code));
   return { url, ended: primary.ended };
 }
@@ -180,13 +182,19 @@ class Primary {
   readonly #workers = new Map<number, Worker>();
   #seq = 0;
   /** Updates not yet applied everywhere: who still has to apply, who asked, and the outcomes. */
-  readonly #updates = new Map<number, { origin: number; id: number; waiting: Set<number>; failed: number[] }>();
+  readonly #updates = new Map<
+    number,
+    { origin: number; id: number; waiting: Set<number>; failed: number[] }
+  >();
   #nextGather = 0;
   readonly #gathers = new Map<
     number,
     { origin: number; id: number; answers: Map<number, unknown>; timer: NodeJS.Timeout }
   >();
   #stopping = false;
+  /** Every worker listens; a signal before that waits for it. */
+  #listening = false;
+  #signalled = false;
   /** A worker failed to start: the others are being ended, not stopped. */
   #aborted = false;
   #crashed = false;
@@ -255,6 +263,8 @@ class Primary {
   async started(): Promise<void> {
     try {
       await this.#startup;
+      this.#listening = true;
+      if (this.#signalled) this.#stop();
     } catch (error) {
       this.#aborted = true;
       await Promise.all([...this.#workers.values()].map((thread) => thread.terminate()));
@@ -265,7 +275,8 @@ class Primary {
   handleSignals(): void {
     const onSignal = (signal: NodeJS.Signals) => {
       this.#options.log.info('signal', { signal, workers: this.#workers.size });
-      if (this.#stopping) this.#broadcast({ type: 'skip' });
+      if (!this.#listening) this.#signalled = true;
+      else if (this.#stopping) this.#broadcast({ type: 'skip' });
       else this.#stop();
     };
     process.on('SIGTERM', onSignal);
@@ -306,7 +317,14 @@ class Primary {
           waiting: new Set(this.#workers.keys()),
           failed: [],
         });
-        this.#broadcast({ type: 'update', seq, id: message.id, origin: from, at: Date.now(), patch: message.patch });
+        this.#broadcast({
+          type: 'update',
+          seq,
+          id: message.id,
+          origin: from,
+          at: Date.now(),
+          patch: message.patch,
+        });
         return;
       }
       case 'applied': {
@@ -373,7 +391,9 @@ class Primary {
     const values = [...gather.answers.entries()].sort(([a], [b]) => a - b).map(([, value]) => value);
     this.#send(
       gather.origin,
-      error === undefined ? { type: 'gathered', id: gather.id, values } : { type: 'gathered', id: gather.id, error },
+      error === undefined
+        ? { type: 'gathered', id: gather.id, values }
+        : { type: 'gathered', id: gather.id, error },
     );
   }
 
