@@ -7,10 +7,13 @@
  * - `/metrics` and `/admin/state` count every worker's requests, exactly;
  * - one client's quota is one quota across the workers (the shared memory table);
  * - SIGTERM drains every worker and exits 0; bad config exits 2 before any worker runs;
+ *   a crashed worker stops the rest and exits 1;
  * - `WORKERS=1` is the single-threaded service of before.
  * Every request opens its own connection (`agent: false`, `Connection: close`), so they
  * land on the workers as the kernel decides. No timing assertions.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -350,6 +353,27 @@ describe('start-up', () => {
     expect(taken.stderr()).toBe(
       `balancer: port ${node.port} on 127.0.0.1 is already in use: stop whatever holds it, or choose another with PORT / --port\n`,
     );
+  });
+
+  it('a crashed worker is logged, the others drain and stop, and the process exits 1', async () => {
+    const proc = spawn(process.execPath, ['tests/helpers/crashing-workers.mjs'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    proc.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    const [code] = await once(proc, 'exit');
+    expect(code).toBe(1);
+    const events = out
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogLine);
+    expect(events.find((l) => l.event === 'worker_failed')).toMatchObject({
+      failed_worker: 2,
+      error: { message: 'worker 2 crashed on purpose' },
+    });
+    expect(events.filter((l) => l.event === 'stopped').map((l) => l.worker)).toEqual([1]);
   });
 
   it('WORKERS=1 is one thread, as before: no workers, no worker field', async () => {
