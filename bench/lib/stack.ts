@@ -20,7 +20,13 @@ async function role(
   health: string,
 ) {
   const port = await freePort();
-  const service = spawnRole(name, ['--port', String(port), ...args], { LOG_LEVEL: 'warn', ...env });
+  // One event loop unless a case asks for more (`--workers` wins): the comparisons are
+  // with one nginx/HAProxy worker and one bare node:http process.
+  const service = spawnRole(name, ['--port', String(port), ...args], {
+    LOG_LEVEL: 'warn',
+    WORKERS: '1',
+    ...env,
+  });
   ctx.defer(() => service.stop().then(() => {}));
   await waitForHttp(`${service.url}${health}`, 20_000, service);
   return service;
