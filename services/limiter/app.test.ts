@@ -16,6 +16,7 @@ import { createLimiter } from './app.js';
 import { limiterConfigShape } from './config.js';
 import { compilePolicies, type PoliciesInput } from './policies.js';
 import { MemoryStore } from './stores/memory.js';
+import { createSharedTable, SharedStore } from './stores/shared.js';
 import type { Store } from './types.js';
 
 const TOKEN = 'limiter-test-token';
@@ -316,6 +317,28 @@ describe('limiter: control plane', () => {
 
     expect((await admin(url, { policies: 'nonsense' })).status).toBe(400);
     expect((await admin(url, { strategy: 'random' })).status).toBe(400);
+  });
+
+  it('a reload the store cannot keep exactly (a sliding log longer than the shared table holds) is refused with 400', async () => {
+    const table = createSharedTable({ maxKeys: 100, logCapacity: 16 });
+    const { url } = await start({}, new SharedStore(table, { sweepIntervalMs: 0 }));
+    const refused = await admin(url, {
+      policies: {
+        ...POLICIES,
+        clients: { 'bad-actor': { algorithm: 'sliding-window-log', limit: 17, window: '1m' } },
+      },
+    });
+    expect(refused.status).toBe(400);
+    const problem = (await refused.json()) as { issues: { path: string; message: string }[] };
+    expect(problem.issues.map((i) => i.path)).toEqual(['clients.bad-actor']);
+    expect(await statuses(`${url}/`, 4, 'bad-actor')).toEqual([200, 200, 200, 429]); // the old policy stays
+    const fits = await admin(url, {
+      policies: {
+        ...POLICIES,
+        clients: { 'bad-actor': { algorithm: 'sliding-window-log', limit: 16, window: '1m' } },
+      },
+    });
+    expect(fits.status).toBe(200);
   });
 });
 

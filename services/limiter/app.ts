@@ -37,7 +37,13 @@ import type { WorkerGroup } from '../shared/worker-link.js';
 import type { LimiterConfig } from './config.js';
 import { createIdentify } from './identity.js';
 import { createLimiterMetrics, type UpstreamErrorLabel } from './metrics.js';
-import { compilePolicies, PolicyError, type PolicySet, policySettings } from './policies.js';
+import {
+  compilePolicies,
+  PolicyError,
+  type PolicySet,
+  policySettings,
+  unsupportedPolicies,
+} from './policies.js';
 import { type Pass, rateLimit } from './rate-limit.js';
 import { backoffDelay, type RetrySchedule } from './retry.js';
 import type { Store } from './types.js';
@@ -106,12 +112,17 @@ export function createLimiter({
     update: limiterUpdate,
     apply(patch) {
       if (!('policies' in patch)) return;
+      let next: PolicySet;
       try {
-        policies = compilePolicies(patch.policies, 'PUT /admin/config');
+        next = compilePolicies(patch.policies, 'PUT /admin/config');
       } catch (error) {
         if (error instanceof PolicyError) throw new InvalidUpdateError('invalid policies', error.problems);
         throw error;
       }
+      const unsupported = unsupportedPolicies(next, store);
+      if (unsupported.length > 0)
+        throw new InvalidUpdateError('policies this store cannot keep', unsupported);
+      policies = next;
       limiterMetrics.policiesChanged(policies);
       log.info('policies_reloaded', {
         default: policies.default.summary,

@@ -14,7 +14,13 @@ import { startService } from '../shared/server.js';
 import { startWorkers, workerThread } from '../shared/workers.js';
 import { createLimiter } from './app.js';
 import { limiterConfigShape } from './config.js';
-import { compilePolicies, DEFAULT_POLICIES, loadPoliciesFile, PolicyError } from './policies.js';
+import {
+  compilePolicies,
+  DEFAULT_POLICIES,
+  loadPoliciesFile,
+  PolicyError,
+  unsupportedPolicies,
+} from './policies.js';
 import { createStore } from './stores/index.js';
 import { createSharedTable, type SharedTable } from './stores/shared.js';
 
@@ -52,6 +58,12 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     store = await createStore({ config, log, sharedTable: thread?.shared.table });
   } catch (error) {
     throw new ConfigError([`RATE_LIMIT_STORE (--rate-limit-store): ${(error as Error).message}`]);
+  }
+  const unsupported = unsupportedPolicies(policies, store);
+  if (unsupported.length > 0) {
+    throw new ConfigError(
+      unsupported.map((p) => `RATE_LIMIT_POLICIES (--rate-limit-policies): ${p.path}: ${p.message}`),
+    );
   }
   const metrics = createMetrics('limiter');
   const drain = new Drain();

@@ -27,7 +27,7 @@ import { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
 import { ALGORITHM_NAMES, createAlgorithm } from './algorithms/index.js';
 import { PARAM_BOUNDS } from './algorithms/params.js';
-import type { Algorithm } from './types.js';
+import type { Algorithm, Store } from './types.js';
 
 /** `1s`, `60s`, `1m`, `500ms`, or a number of milliseconds → whole milliseconds. */
 const window = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -161,6 +161,25 @@ export interface PolicySet {
   readonly maxKeyLength: number;
   /** The validated document, windows in ms (`GET /admin/config`). */
   readonly document: PoliciesDocument;
+}
+
+/**
+ * The policies `store` cannot keep exactly, as PolicyError problems (empty when all fit):
+ * checked at start-up and on every reload, before the set goes live.
+ */
+export function unsupportedPolicies(set: PolicySet, store: Store): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  if (!store.assertSupported) return problems;
+  const named = [...set.byKey.values()].map((policy) => [`clients.${policy.name}`, policy] as const);
+  for (const [path, policy] of [['default', set.default] as const, ...named]) {
+    if (!policy.algorithm) continue;
+    try {
+      store.assertSupported(policy.algorithm);
+    } catch (error) {
+      problems.push({ path, message: (error as Error).message });
+    }
+  }
+  return problems;
 }
 
 /** Why a policies document was refused: the path inside it and the reason, per problem. */

@@ -116,6 +116,12 @@ export interface Store {
   consume(key: string, algorithm: Algorithm, cost: number): MaybePromise<Decision>;
   /** Keys tracked right now (the `lab_ratelimit_tracked_keys` gauge); -1 when unknown. */
   trackedKeys(): number;
+  /**
+   * Throws, naming why, when this store cannot keep `algorithm`'s state exactly (the
+   * shared table's fixed sliding-log capacity); checked when policies load, so the data
+   * plane never meets it. Absent: every algorithm fits.
+   */
+  assertSupported?(algorithm: Algorithm): void;
   /** Forgets every key (tests, and `reset` from the admin API if ever added). */
   clear(): MaybePromise<void>;
   /** Stops timers and closes connections. */

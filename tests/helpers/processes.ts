@@ -38,7 +38,10 @@ const running = new Set<ServiceProcess>();
 
 /**
  * Spawns `node dist/main.js <role> ...args` with its own output captured. SIGTERM closes
- * the listener at once (`DRAIN_DELAY_MS=0`) unless `env` asks for a drain delay.
+ * the listener at once (`DRAIN_DELAY_MS=0`) unless `env` asks for a drain delay. One
+ * event loop (`WORKERS=1`) unless `env` asks for more: these tests assert what one
+ * loop does (round-robin order, per-process logs); tests/workers.test.ts and the
+ * compose test run several.
  */
 export function spawnRole(
   role: string,
@@ -46,7 +49,7 @@ export function spawnRole(
   env: Record<string, string> = {},
 ): ServiceProcess {
   const proc = spawn(process.execPath, ['dist/main.js', role, ...args], {
-    env: { ...process.env, LOG_LEVEL: 'info', DRAIN_DELAY_MS: '0', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', DRAIN_DELAY_MS: '0', WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
