@@ -23,7 +23,8 @@
  * included.
  *
  * `BENCH_LIMITER_NODE_OPTIONS="--max-old-space-size=96"` runs the limiter with those V8
- * flags (and only the limiter), to measure what bounding the heap does.
+ * flags (and only the limiter), to measure what bounding the heap does;
+ * `BENCH_LIMITER_WORKERS=2` runs it with two worker threads over the shared store table.
  *
  * Target (issue 8): limiter RSS after 1M unique keys ≤ 150 MB.
  */
@@ -86,6 +87,8 @@ const memory: BenchCase = {
         ...(process.env.BENCH_LIMITER_NODE_OPTIONS
           ? { NODE_OPTIONS: process.env.BENCH_LIMITER_NODE_OPTIONS }
           : {}),
+        // Worker threads share one store table (see the README's WORKERS section).
+        ...(process.env.BENCH_LIMITER_WORKERS ? { WORKERS: process.env.BENCH_LIMITER_WORKERS } : {}),
       },
     );
     const pid = limiter.proc.pid as number;

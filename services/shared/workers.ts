@@ -38,6 +38,14 @@ import { WorkerLink } from './worker-link.js';
 /** Longest a gather (metrics, balancer state) waits for every worker to answer. */
 export const GATHER_TIMEOUT_MS = 5_000;
 
+/**
+ * Each worker's young generation, in MB. V8 on Node 24 sizes it from the machine's
+ * memory (128 MB here, of a 24 GiB machine), and a proxy's per-request garbage fills
+ * all of it before each scavenge, so every thread's RSS grows by that much; 16 MB keeps
+ * a scavenge every few thousand requests and the process near its live size.
+ */
+export const YOUNG_GENERATION_MB = 16;
+
 /** Messages from the primary to a worker. */
 export type ToWorker =
   | { type: 'update'; seq: number; id: number; origin: number; at: number; patch: unknown }
@@ -219,6 +227,7 @@ class Primary {
       const thread = new Worker(new URL('./worker-entry.js', import.meta.url), {
         workerData: start,
         env: options.env,
+        resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });
       this.#workers.set(worker, thread);
       let listening = false;
