@@ -20,7 +20,7 @@ export default defineConfig({
         test: {
           name: 'processes',
           include: ['tests/**/*.test.ts'],
-          globalSetup: ['tests/setup/build.ts'],
+          globalSetup: ['tests/setup/build.ts', 'tests/setup/requirements.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 120_000,

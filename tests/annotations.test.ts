@@ -9,13 +9,12 @@ import {
   toFrames,
 } from '../grafana/annotation-events.js';
 import { ANNOTATIONS, type AnnotationSpec } from '../grafana/annotations.js';
-import { run } from './helpers/docker.js';
 import { ADMIN_TOKEN, putConfig, type ServiceProcess, spawnRole, waitForHttp } from './helpers/processes.js';
 import { type ScrapedLab, startScrapedLab } from './helpers/prometheus.js';
+import { PROMETHEUS, skipWithout } from './helpers/requires.js';
 
 const _ROOT = new URL('..', import.meta.url).pathname;
-const CI = process.env.CI === 'true';
-const hasPrometheus = (await run('prometheus', ['--version'], { timeoutMs: 10_000 })).code === 0;
+const withoutPrometheus = skipWithout('annotations test', [PROMETHEUS]);
 
 const spec = (name: string): AnnotationSpec => {
   const found = ANNOTATIONS.find((a) => a.name === name);
@@ -41,13 +40,7 @@ async function eventually<T>(
   return value;
 }
 
-if (!hasPrometheus && !CI) {
-  console.warn(
-    'annotations test skipped: the prometheus binary is not installed (apt-get install prometheus)',
-  );
-}
-
-describe.skipIf(!hasPrometheus && !CI)('the board annotations against a real Prometheus', () => {
+describe.skipIf(withoutPrometheus)('the board annotations against a real Prometheus', () => {
   let lab: ScrapedLab | undefined;
   let services = {} as ScrapedLab['services'];
   let prometheusUrl = '';

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChaosReport } from '../tools/chaos/report.js';
 import { composeCommand, type DockerEngine, dockerEngine, run, runOk } from './helpers/docker.js';
+import { acquireOrReason, OFFLINE_IMAGE_HOST } from './helpers/requires.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CI = process.env.CI === 'true';
@@ -18,7 +19,7 @@ const PROJECT = `labcompose${process.pid}`;
 const SERVICES = ['node-1', 'node-2', 'node-3', 'balancer', 'limiter', 'prometheus'];
 const ADMIN_TOKEN = 'compose-test-admin-token';
 
-const engine: DockerEngine | string = await dockerEngine();
+const engine = await acquireOrReason<DockerEngine>('compose test', [OFFLINE_IMAGE_HOST], dockerEngine);
 const compose = typeof engine === 'string' ? undefined : await composeCommand();
 const unavailable =
   typeof engine === 'string'

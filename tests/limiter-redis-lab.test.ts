@@ -4,8 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { processesMatching, startLab } from './helpers/processes.js';
+import { REDIS_SERVER, skipWithout } from './helpers/requires.js';
 
-describe('npm run lab -- --redis', () => {
+describe.skipIf(skipWithout('limiter-redis-lab test', [REDIS_SERVER]))('npm run lab -- --redis', () => {
   it('runs the limiter on a redis-server of its own, and stops it on Ctrl-C', async () => {
     const offset = 16_000 + Math.floor(Math.random() * 600) * 10;
     // dist/ is built by the test setup: run the lab runner itself (what `npm run lab` runs after building).

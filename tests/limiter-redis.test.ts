@@ -20,6 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlgorithmName } from '../services/limiter/types.js';
 import { type ServiceProcess, spawnRole, startRole, stopAll } from './helpers/processes.js';
 import { type RedisServer, startRedis, stopAllRedis } from './helpers/redis.js';
+import { REDIS_SERVER, skipWithout } from './helpers/requires.js';
+
+const withoutRedis = skipWithout('limiter-redis test', [REDIS_SERVER]);
 
 const dir = mkdtempSync(join(tmpdir(), 'limiter-redis-test-'));
 const ALGORITHMS: AlgorithmName[] = [
@@ -97,7 +100,7 @@ async function awayFromHourBoundary(marginMs = 60_000) {
   if (left < marginMs) await sleep(left + 1_000);
 }
 
-describe('three limiters, one client, traffic spread over all three', () => {
+describe.skipIf(withoutRedis)('three limiters, one client, traffic spread over all three', () => {
   let redis: RedisServer;
   const figures: Record<string, { redis?: number; memory?: number }> = {};
 
@@ -151,7 +154,7 @@ describe('three limiters, one client, traffic spread over all three', () => {
   }, 120_000);
 });
 
-describe('Redis taken away mid-run', () => {
+describe.skipIf(withoutRedis)('Redis taken away mid-run', () => {
   const TIMEOUT_MS = 200;
   const MARGIN_MS = 500;
   let redis: RedisServer;
@@ -272,7 +275,7 @@ describe('Redis taken away mid-run', () => {
   }, 120_000);
 });
 
-describe('configuration', () => {
+describe.skipIf(withoutRedis)('configuration', () => {
   it('a bad REDIS_URL or store timeout exits 2 naming the variable', async () => {
     for (const [env, pattern] of [
       [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL \(--redis-url\): must be a redis:\/\/ URL/],

@@ -4,11 +4,12 @@ import { metricNames, ROWS } from '../grafana/lab-board.js';
 import { run } from './helpers/docker.js';
 import type { ServiceProcess } from './helpers/processes.js';
 import { type ScrapedLab, startScrapedLab } from './helpers/prometheus.js';
+import { PROMETHEUS, PROMTOOL, skipWithout } from './helpers/requires.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CI = process.env.CI === 'true';
-const hasPrometheus = (await run('prometheus', ['--version'], { timeoutMs: 10_000 })).code === 0;
-const hasPromtool = (await run('promtool', ['--version'], { timeoutMs: 10_000 })).code === 0;
+const withoutPrometheus = skipWithout('observability test', [PROMETHEUS]);
+const withoutPromtool = skipWithout('observability promtool check', [PROMTOOL]);
 const composeCli = (await run('docker-compose', ['version'], { timeoutMs: 20_000 })).code === 0;
 
 /** Grafana's interval macros, as Grafana would expand them for a 2 s scrape interval. */
@@ -17,7 +18,7 @@ const expand = (expr: string) => expr.replaceAll('$__rate_interval', '30s').repl
 const PANELS = ROWS.flatMap((row) => row.panels);
 
 describe('configs', () => {
-  it.skipIf(!hasPromtool && !CI)('promtool check config accepts every Prometheus config', async () => {
+  it.skipIf(withoutPromtool)('promtool check config accepts every Prometheus config', async () => {
     for (const file of ['prometheus/prometheus.yml', 'prometheus/prometheus.scaled.yml']) {
       const result = await run('promtool', ['check', 'config', file], { cwd: ROOT });
       expect(result.code, `${file}: ${result.stdout}${result.stderr}`).toBe(0);
@@ -36,13 +37,7 @@ describe('configs', () => {
   );
 });
 
-if (!hasPrometheus && !CI) {
-  console.warn(
-    'observability test skipped: the prometheus binary is not installed (apt-get install prometheus)',
-  );
-}
-
-describe.skipIf(!hasPrometheus && !CI)('the lab board against a real Prometheus', () => {
+describe.skipIf(withoutPrometheus)('the lab board against a real Prometheus', () => {
   let lab: ScrapedLab | undefined;
   let services = {} as ScrapedLab['services'];
   let prometheusUrl = '';
