@@ -196,6 +196,10 @@ offline-images: ## build substitute node/prometheus/redis images from this host'
 lab: ## the same five services as local processes, no Docker (npm run lab)
 	npm run lab
 
+.PHONY: setup
+setup: ## Debian/Ubuntu: install what the tests use (apt via sudo, your services untouched), then npm ci as you
+	tools/setup.sh
+
 .PHONY: test
 test: ## the whole automated suite (npm test)
 	npm test

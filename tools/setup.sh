@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# `make setup` / `npm run setup`: a Debian/Ubuntu laptop gets what the tests and benchmarks use
+# (redis-server, prometheus + promtool, nginx, haproxy, wrk, busybox-static; Docker only when
+# there is none), then `npm ci` as you. Unlike .ci/run (CI's own, for a throwaway root machine):
+# - apt runs through sudo; npm ci never runs as root in your checkout (no root-owned node_modules);
+# - services you already run are left alone (nothing is stopped or disabled), and a daemon
+#   this install adds is neither started (policy-rc.d) nor left enabled;
+# - an existing Docker (Docker CE, Docker Desktop, docker.io) is never replaced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(redis-server prometheus nginx haproxy wrk busybox-static ca-certificates)
+# The Debian daemons those packages bring; the tests start their own on free ports.
+DAEMONS=(redis-server prometheus nginx haproxy)
+
+# The user who owns the checkout runs npm ci (`sudo make setup` still installs as them).
+OWNER="$(stat -c %U .)"
+as_owner() { if [ "$(id -un)" = "$OWNER" ]; then "$@"; else sudo -u "$OWNER" -H -- "$@"; fi; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -- "$@"; fi; }
+
+if ! command -v apt-get >/dev/null; then
+  echo "setup: no apt-get here (not Debian/Ubuntu): install redis-server, prometheus, nginx, haproxy and wrk" >&2
+  echo "  yourself (macOS: brew install redis prometheus nginx haproxy wrk); the compose test and" >&2
+  echo "  make offline-images need Linux. Running npm ci only." >&2
+  as_owner npm ci --no-audit --no-fund
+  exit 0
+fi
+
+if command -v docker >/dev/null; then
+  echo "== Docker: $(docker --version) is installed, left as it is"
+else
+  # Compose v2 is its own package on Ubuntu (docker-compose-v2); Debian 12 ships docker-compose 1.29.
+  PACKAGES+=(docker.io)
+  if apt-cache show docker-compose-v2 >/dev/null 2>&1; then PACKAGES+=(docker-compose-v2); else PACKAGES+=(docker-compose); fi
+fi
+command -v npm >/dev/null || PACKAGES+=(npm) # any npm: npm ci then brings the project's Node 24
+# Only what is missing: an installed package is the user's, not upgraded (nor restarted) here.
+installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+MISSING=()
+for package in "${PACKAGES[@]}"; do installed "$package" || MISSING+=("$package"); done
+
+has_systemd() { [ -d /run/systemd/system ]; }
+# Which daemons exist before the install: those are the user's, never touched.
+declare -A EXISTED=()
+for daemon in "${DAEMONS[@]}"; do
+  if [ -e "/lib/systemd/system/$daemon.service" ] || [ -e "/etc/init.d/$daemon" ]; then EXISTED[$daemon]=1; fi
+done
+
+if [ ${#MISSING[@]} -eq 0 ]; then
+  echo "== Debian packages: all installed"
+else
+  echo "== apt-get install ${MISSING[*]}"
+  # policy-rc.d exit 101: maintainer scripts must not start any daemon (invoke-rc.d and
+  # deb-systemd-invoke honour it). An existing policy-rc.d is the machine's own: kept as it is.
+  POLICY=/usr/sbin/policy-rc.d
+  if [ ! -e "$POLICY" ]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $POLICY && chmod 755 $POLICY"
+    trap 'as_root rm -f "$POLICY"' EXIT
+  fi
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${MISSING[@]}"
+
+  # A daemon this install added: not left enabled (and stopped, should anything have started it).
+  for daemon in "${DAEMONS[@]}"; do
+    [ -n "${EXISTED[$daemon]:-}" ] && continue
+    if has_systemd; then
+      as_root systemctl disable --now "$daemon" >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null; then
+      as_root update-rc.d "$daemon" disable >/dev/null 2>&1 || true
+    fi
+    echo "   $daemon: installed, not started, not enabled"
+  done
+fi
+
+echo "== npm ci (as $OWNER)"
+as_owner npm ci --no-audit --no-fund
+
+if command -v docker >/dev/null && ! docker info >/dev/null 2>&1; then
+  echo "note: your user cannot reach the Docker engine; to use it without sudo: sudo usermod -aG docker $OWNER (then log in again)"
+fi
+echo "setup done: npm test runs everything this machine has (its summary lists what it skipped); k6 is optional (make attack falls back to Node)"
