@@ -5,6 +5,16 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
+# .env (when present), read as compose reads it, for the variables the targets below use: a
+# variable set in the environment or on the command line wins over .env, an empty value is unset.
+# Values are taken literally (no make or shell expansion); one pair of surrounding quotes is removed.
+DOTENV_VARS := ADMIN_TOKEN LIMITER_PORT BALANCER_PORT PROMETHEUS_PORT GRAFANA_PORT \
+	NODE1_PORT NODE2_PORT NODE3_PORT COMPOSE_PROJECT_NAME
+dotenv = $(shell [ -f .env ] && sed -n -e 's/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}$(1)[[:space:]]*=[[:space:]]*//p' .env | \
+	tail -n 1 | sed -e "s/^'\(.*\)'[[:space:]]*$$/\1/;t" -e 's/^"\(.*\)"[[:space:]]*$$/\1/;t' -e 's/[[:space:]]\{1,\}#.*$$//;s/[[:space:]]*$$//')
+$(foreach v,$(DOTENV_VARS),$(if $(filter undefined,$(origin $(v))),$(eval $(v) := $$(call dotenv,$(v)))))
+$(foreach v,$(DOTENV_VARS),$(if $(value $(v)),,$(eval undefine $(v))))
+
 COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 # The scaled topology is its own compose project (docker-compose.scaled.yml says why).
@@ -17,12 +27,25 @@ NODE ?= 2
 LOAD ?= 30
 NODES ?= 5
 ADMIN_TOKEN ?= lab-admin
-export ADMIN_TOKEN
+# Host ports, as compose publishes them (.env.example); the local lab (npm run lab) uses the defaults.
+LIMITER_PORT ?= 8080
+BALANCER_PORT ?= 8081
+PROMETHEUS_PORT ?= 9090
+GRAFANA_PORT ?= 3000
+NODE1_PORT ?= 5001
+NODE2_PORT ?= 5002
+NODE3_PORT ?= 5003
+export ADMIN_TOKEN LIMITER_PORT BALANCER_PORT PROMETHEUS_PORT GRAFANA_PORT NODE1_PORT NODE2_PORT NODE3_PORT
 # k6: a local binary when installed, else the grafana/k6 image through compose.
 K6_LOCAL := $(shell command -v k6 2>/dev/null)
-K6_ENV := LAB_TARGET=http://127.0.0.1:8080 LAB_BALANCER=http://127.0.0.1:8081 RESULTS_DIR=loadtests/results \
-	K6_OUT=experimental-prometheus-rw K6_PROMETHEUS_RW_SERVER_URL=http://127.0.0.1:9090/api/v1/write \
-	K6_PROMETHEUS_RW_TREND_STATS='p(95),p(99),avg,max' K6_PROMETHEUS_RW_PUSH_INTERVAL=2s
+K6_ENV = LAB_TARGET=http://127.0.0.1:$(LIMITER_PORT) LAB_BALANCER=http://127.0.0.1:$(BALANCER_PORT) RESULTS_DIR=loadtests/results \
+	NODE_URLS=http://127.0.0.1:$(NODE1_PORT),http://127.0.0.1:$(NODE2_PORT),http://127.0.0.1:$(NODE3_PORT)
+# A local k6 writes its metrics to Prometheus only when one answers on PROMETHEUS_PORT (the
+# compose lab's; the local lab has none, and k6 would log a failed write every 2 s).
+# (Unquoted: the recipe expands it as words of `env`.)
+K6_PROM_ENV = K6_OUT=experimental-prometheus-rw K6_PROMETHEUS_RW_SERVER_URL=http://127.0.0.1:$(PROMETHEUS_PORT)/api/v1/write \
+	K6_PROMETHEUS_RW_TREND_STATS=p(95),p(99),avg,max K6_PROMETHEUS_RW_PUSH_INTERVAL=2s
+PROM_ANSWERS = node -e "fetch('http://127.0.0.1:$(PROMETHEUS_PORT)/-/ready',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Extra k6 flags, e.g. K6_ARGS="-e BAD_ACTOR_RATE=2000 -e DURATION=30s".
 K6_ARGS ?=
 
@@ -39,15 +62,17 @@ PICK = C="$(COMPOSE)"; SCALED_UP=; if [ -n "$$($(SCALED) ps -q front 2>/dev/null
 # A node's container: node-N in the base topology, replica N of `node` in the scaled one.
 node_container = $$(if [ -n "$$SCALED_UP" ]; then docker ps -aq --filter label=com.docker.compose.project=$(PROJECT)-scaled \
 	--filter label=com.docker.compose.service=node --filter label=com.docker.compose.container-number=$(1); \
-	else $$C ps -q node-$(1); fi)
+	else $$C ps -a -q node-$(1); fi)
 NODE_CONTAINER = $(call node_container,$(NODE))
 
 # $(call k6,<script>) — run loadtests/<script>.ts, tagged with its scenario name.
 define k6
 	@mkdir -p loadtests/results && chmod a+rwx loadtests/results
 	@if [ -n "$(K6_LOCAL)" ]; then \
+		prom=; if $(PROM_ANSWERS); then prom="$(K6_PROM_ENV)"; \
+		else echo "(no Prometheus answers on 127.0.0.1:$(PROMETHEUS_PORT): k6 metrics are not written to it)"; fi; \
 		echo "k6 (local $(K6_LOCAL)) run loadtests/$(1).ts"; \
-		$(K6_ENV) k6 run $(K6_ARGS) loadtests/$(1).ts; \
+		env $(K6_ENV) $$prom k6 run $(K6_ARGS) loadtests/$(1).ts; \
 	else \
 		$(PICK) $$C run --rm k6 run $(K6_ARGS) /loadtests/$(1).ts; \
 	fi
@@ -85,10 +110,11 @@ up: ## build the image, start the lab, wait until healthy, print the URLs
 .PHONY: urls
 urls:
 	@echo
-	@echo "  edge             http://127.0.0.1:8080      curl -H 'X-API-Key: good-user' http://127.0.0.1:8080/"
-	@echo "  balancer         http://127.0.0.1:8081      (admin: Authorization: Bearer $$ADMIN_TOKEN)"
-	@echo "  prometheus       http://127.0.0.1:9090"
-	@echo "  grafana          http://127.0.0.1:3000      (anonymous viewer; the lab board is home)"
+	@echo "  edge             http://127.0.0.1:$(LIMITER_PORT)      curl -H 'X-API-Key: good-user' http://127.0.0.1:$(LIMITER_PORT)/"
+	@echo "  balancer         http://127.0.0.1:$(BALANCER_PORT)      (admin: Authorization: Bearer $$ADMIN_TOKEN)"
+	@echo "  prometheus       http://127.0.0.1:$(PROMETHEUS_PORT)"
+	@echo "  grafana          http://127.0.0.1:$(GRAFANA_PORT)      (anonymous viewer; the lab board is home)"
+	@echo "  nodes            http://127.0.0.1:$(NODE1_PORT) :$(NODE2_PORT) :$(NODE3_PORT)   (their admin API; base topology only)"
 	@echo
 	@echo "  next: make attack   make strategy S=least-connections   make slow NODE=2 LOAD=30   make kill NODE=2"
 

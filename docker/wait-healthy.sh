@@ -7,7 +7,7 @@ COMPOSE="$1"
 TIMEOUT="${2:-180}"
 deadline=$((SECONDS + TIMEOUT))
 while :; do
-  ids=$($COMPOSE ps -q)
+  ids=$($COMPOSE ps -a -q)
   pending=()
   for id in $ids; do
     status=$(docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")

@@ -123,11 +123,14 @@ describe('the admin API', () => {
   }, 120_000);
 });
 
-/** Both topologies as compose resolves them (anchors, merges and `extends` applied). */
-function composeConfig(file: string): { services: Record<string, ComposeService> } {
+/**
+ * Both topologies as compose resolves them (anchors, merges and `extends` applied); `a+b` is
+ * files a and b together (the base topology is docker-compose.yml with its override file).
+ */
+function composeConfig(files: string): { services: Record<string, ComposeService> } {
   const text = execFileSync(
     'docker-compose',
-    ['-f', file, '--profile', 'k6', '--profile', 'redis', 'config'],
+    [...files.split('+').flatMap((file) => ['-f', file]), '--profile', 'k6', '--profile', 'redis', 'config'],
     {
       cwd: ROOT,
       encoding: 'utf8',
@@ -148,29 +151,32 @@ interface ComposeService {
 /** Grafana writes outside its data volume on start and cannot be run here to prove otherwise. */
 const WRITABLE_ROOT = new Set(['grafana']);
 
-describe.each(['docker-compose.yml', 'docker-compose.scaled.yml'])('%s hardening', (file) => {
-  const { services } = composeConfig(file);
+describe.each(['docker-compose.yml+docker-compose.override.yml', 'docker-compose.scaled.yml'])(
+  '%s hardening',
+  (file) => {
+    const { services } = composeConfig(file);
 
-  it('publishes every port on 127.0.0.1 only', () => {
-    const published = Object.entries(services).flatMap(([name, service]) =>
-      (service.ports ?? []).map((port) => [name, typeof port === 'string' ? port : port.host_ip] as const),
-    );
-    expect(published.length).toBeGreaterThan(0);
-    for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1(:|$)/);
-  });
+    it('publishes every port on 127.0.0.1 only', () => {
+      const published = Object.entries(services).flatMap(([name, service]) =>
+        (service.ports ?? []).map((port) => [name, typeof port === 'string' ? port : port.host_ip] as const),
+      );
+      expect(published.length).toBeGreaterThan(0);
+      for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1(:|$)/);
+    });
 
-  it('drops every capability, forbids privilege gain, and keeps the root filesystem read-only', () => {
-    for (const [name, service] of Object.entries(services)) {
-      expect(service.cap_drop, name).toEqual(['ALL']);
-      expect(service.security_opt, name).toContain('no-new-privileges:true');
-      if (!WRITABLE_ROOT.has(name)) expect(service.read_only, name).toBe(true);
-    }
-  });
+    it('drops every capability, forbids privilege gain, and keeps the root filesystem read-only', () => {
+      for (const [name, service] of Object.entries(services)) {
+        expect(service.cap_drop, name).toEqual(['ALL']);
+        expect(service.security_opt, name).toContain('no-new-privileges:true');
+        if (!WRITABLE_ROOT.has(name)) expect(service.read_only, name).toBe(true);
+      }
+    });
 
-  it('runs Redis as its unprivileged user', () => {
-    expect(services.redis?.user).toBe('999:1000');
-  });
-});
+    it('runs Redis as its unprivileged user', () => {
+      expect(services.redis?.user).toBe('999:1000');
+    });
+  },
+);
 
 describe('the repository', () => {
   const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })

@@ -94,6 +94,28 @@ export async function dockerEngine(
   return `dockerd did not answer within 60 s (see ${logFile})`;
 }
 
+export interface Compose {
+  /** "v2" (`docker compose`, the CLI plugin) or "v1" (Debian's `docker-compose` 1.29). */
+  name: 'v2' | 'v1';
+  command: string[];
+  /** `version --short`, or undefined when this compose is not installed. */
+  version?: string;
+}
+
+/** Both compose implementations the Makefile supports, each with its version when installed. */
+export async function composeCommands(): Promise<Compose[]> {
+  const all: Compose[] = [
+    { name: 'v2', command: ['docker', 'compose'] },
+    { name: 'v1', command: ['docker-compose'] },
+  ];
+  for (const compose of all) {
+    const [command, ...args] = compose.command;
+    const result = await run(command as string, [...args, 'version', '--short'], { timeoutMs: 20_000 });
+    if (result.code === 0) compose.version = result.stdout.trim();
+  }
+  return all;
+}
+
 /** `docker compose` (v2) when the plugin is there, else Debian's `docker-compose` 1.29. */
 export async function composeCommand(): Promise<string[] | undefined> {
   if ((await run('docker', ['compose', 'version'], { timeoutMs: 20_000 })).code === 0)
