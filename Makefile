@@ -148,9 +148,15 @@ ps: ## list the lab's containers and their health
 	$(need_docker)
 	@$(PICK) $$C ps
 
-.PHONY: attack
-attack: ## k6: good user and bad actor at once (thresholds: good user ≥ 99% OK, low p95)
-	$(need_docker)
+.PHONY: attack attack-k6
+attack: ## good user and bad actor at once (k6, else Node: npm run attack; thresholds: good user ≥ 99% OK, low p95)
+	@if [ -n "$(K6_LOCAL)" ] || { [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && [ -n "$$($(COMPOSE) ps -q limiter 2>/dev/null)" ]; }; then \
+		$(MAKE) --no-print-directory attack-k6; \
+	else \
+		echo "k6 is not available here: running the Node version (npm run attack)"; \
+		npm run --silent attack -- $(ARGS); \
+	fi
+attack-k6:
 	$(call k6,attack)
 
 .PHONY: good-user

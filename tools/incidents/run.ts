@@ -50,7 +50,8 @@ export interface IncidentResult {
   aborted: boolean;
 }
 
-function actorsFor(file: ScenarioFile, traffic: Traffic, scale: number): TrafficActor[] {
+/** The actors of a scenario's `traffic`, every rate (or burst size) multiplied by `scale`. */
+export function actorsFor(file: ScenarioFile, traffic: Traffic, scale = 1): TrafficActor[] {
   return Object.entries(traffic).map(([name, entry]) => {
     const actor = file.actors[name];
     if (!actor) throw new Error(`scenarios.json: incident traffic uses unknown actor "${name}"`);
