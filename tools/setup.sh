@@ -14,7 +14,7 @@ PACKAGES=(redis-server prometheus nginx haproxy wrk busybox-static ca-certificat
 DAEMONS=(redis-server prometheus nginx haproxy)
 
 # The user who owns the checkout runs npm ci (`sudo make setup` still installs as them).
-OWNER="$(stat -c %U .)"
+OWNER="$(ls -ld . | awk '{print $3}')" # (macOS has no stat -c)
 as_owner() { if [ "$(id -un)" = "$OWNER" ]; then "$@"; else sudo -u "$OWNER" -H -- "$@"; fi; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -- "$@"; fi; }
 
