@@ -4,13 +4,12 @@ import { metricNames, ROWS } from '../grafana/lab-board.js';
 import { run } from './helpers/docker.js';
 import type { ServiceProcess } from './helpers/processes.js';
 import { type ScrapedLab, startScrapedLab } from './helpers/prometheus.js';
-import { PROMETHEUS, PROMTOOL, skipWithout } from './helpers/requires.js';
+import { DOCKER_COMPOSE_CLI, PROMETHEUS, PROMTOOL, skipWithout } from './helpers/requires.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const CI = process.env.CI === 'true';
 const withoutPrometheus = skipWithout('observability test', [PROMETHEUS]);
 const withoutPromtool = skipWithout('observability promtool check', [PROMTOOL]);
-const composeCli = (await run('docker-compose', ['version'], { timeoutMs: 20_000 })).code === 0;
+const withoutComposeCli = skipWithout('observability compose config check', [DOCKER_COMPOSE_CLI]);
 
 /** Grafana's interval macros, as Grafana would expand them for a 2 s scrape interval. */
 const expand = (expr: string) => expr.replaceAll('$__rate_interval', '30s').replaceAll('$__interval', '2s');
@@ -25,7 +24,7 @@ describe('configs', () => {
     }
   });
 
-  it.skipIf(!composeCli && !CI)(
+  it.skipIf(withoutComposeCli)(
     'docker-compose config accepts the compose file of each topology',
     async () => {
       for (const files of [['docker-compose.yml'], ['docker-compose.scaled.yml']]) {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make setup` / `npm run setup`: a Debian/Ubuntu laptop gets what the tests and benchmarks use
-# (redis-server, prometheus + promtool, nginx, haproxy, wrk, busybox-static; Docker only when
-# there is none), then `npm ci` as you. Unlike .ci/run (CI's own, for a throwaway root machine):
-# - apt runs through sudo; npm ci never runs as root in your checkout (no root-owned node_modules);
+# (redis-server, prometheus + promtool, nginx, haproxy, wrk, busybox-static, docker-compose;
+# Docker only when there is none), then `npm ci` as you. Unlike .ci/run (CI's own, for a
+# throwaway root machine):
+# - apt runs through sudo; npm ci runs as the checkout's owner (`sudo make setup` included), so
+#   node_modules is never root's in your checkout;
 # - services you already run are left alone (nothing is stopped or disabled), and a daemon
 #   this install adds is neither started (policy-rc.d) nor left enabled;
 # - an existing Docker (Docker CE, Docker Desktop, docker.io) is never replaced.
@@ -15,7 +17,12 @@ DAEMONS=(redis-server prometheus nginx haproxy)
 
 # The user who owns the checkout runs npm ci (`sudo make setup` still installs as them).
 OWNER="$(ls -ld . | awk '{print $3}')" # (macOS has no stat -c)
-as_owner() { if [ "$(id -un)" = "$OWNER" ]; then "$@"; else sudo -u "$OWNER" -H -- "$@"; fi; }
+as_owner() {
+  if [ "$(id -un)" = "$OWNER" ]; then "$@"
+  elif [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+    runuser -u "$OWNER" -- env HOME="$(getent passwd "$OWNER" | cut -d: -f6)" "$@"
+  else sudo -u "$OWNER" -H -- "$@"; fi
+}
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -- "$@"; fi; }
 
 if ! command -v apt-get >/dev/null; then
@@ -29,10 +36,13 @@ fi
 if command -v docker >/dev/null; then
   echo "== Docker: $(docker --version) is installed, left as it is"
 else
-  # Compose v2 is its own package on Ubuntu (docker-compose-v2); Debian 12 ships docker-compose 1.29.
   PACKAGES+=(docker.io)
-  if apt-cache show docker-compose-v2 >/dev/null 2>&1; then PACKAGES+=(docker-compose-v2); else PACKAGES+=(docker-compose); fi
+  # Compose v2 (`docker compose`) is its own package on Ubuntu; Debian 12 has none.
+  if apt-cache show docker-compose-v2 >/dev/null 2>&1; then PACKAGES+=(docker-compose-v2); fi
 fi
+# The tests' config checks run `docker-compose` (Debian's 1.29: a client only, it does not
+# replace any Docker; --no-install-recommends keeps docker.io out).
+command -v docker-compose >/dev/null || PACKAGES+=(docker-compose)
 command -v npm >/dev/null || PACKAGES+=(npm) # any npm: npm ci then brings the project's Node 24
 # Only what is missing: an installed package is the user's, not upgraded (nor restarted) here.
 installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
