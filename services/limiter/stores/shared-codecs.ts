@@ -31,67 +31,31 @@ export interface StateCodec<S> {
 const noLog = () => 0;
 const word = (view: TableView, index: number) => view.state[index] as number;
 
-const tokenBucket: StateCodec<TokenBucketState> = {
-  logEntries: noLog,
-  scratch: () => ({ level: 0, at: 0 }),
-  read(view, slot, into) {
-    const at = stateAt(slot);
-    into.level = word(view, at);
-    into.at = word(view, at + 1);
-  },
-  write(view, slot, state) {
-    const at = stateAt(slot);
-    view.state[at] = state.level;
-    view.state[at + 1] = state.at;
-  },
-};
+/**
+ * The codec of a state made of numeric fields only, one word each in `fields` order
+ * (token bucket, fixed window, sliding counter, GCRA).
+ */
+function numericFields<S extends object>(...fields: (keyof S & string)[]): StateCodec<S> {
+  return {
+    logEntries: noLog,
+    scratch: () => Object.fromEntries(fields.map((field) => [field, 0])) as S,
+    read(view, slot, into) {
+      const at = stateAt(slot);
+      const state = into as Record<string, number>;
+      for (let i = 0; i < fields.length; i++) state[fields[i] as string] = word(view, at + i);
+    },
+    write(view, slot, from) {
+      const at = stateAt(slot);
+      const state = from as Record<string, number>;
+      for (let i = 0; i < fields.length; i++) view.state[at + i] = state[fields[i] as string] as number;
+    },
+  };
+}
 
-const fixedWindow: StateCodec<FixedWindowState> = {
-  logEntries: noLog,
-  scratch: () => ({ start: 0, count: 0 }),
-  read(view, slot, into) {
-    const at = stateAt(slot);
-    into.start = word(view, at);
-    into.count = word(view, at + 1);
-  },
-  write(view, slot, state) {
-    const at = stateAt(slot);
-    view.state[at] = state.start;
-    view.state[at + 1] = state.count;
-  },
-};
-
-const slidingWindowCounter: StateCodec<SlidingCounterState> = {
-  logEntries: noLog,
-  scratch: () => ({ start: 0, current: 0, previous: 0 }),
-  read(view, slot, into) {
-    const at = stateAt(slot);
-    into.start = word(view, at);
-    into.current = word(view, at + 1);
-    into.previous = word(view, at + 2);
-  },
-  write(view, slot, state) {
-    const at = stateAt(slot);
-    view.state[at] = state.start;
-    view.state[at + 1] = state.current;
-    view.state[at + 2] = state.previous;
-  },
-};
-
-const gcra: StateCodec<GcraState> = {
-  logEntries: noLog,
-  scratch: () => ({ tat: 0, frac: 0 }),
-  read(view, slot, into) {
-    const at = stateAt(slot);
-    into.tat = word(view, at);
-    into.frac = word(view, at + 1);
-  },
-  write(view, slot, state) {
-    const at = stateAt(slot);
-    view.state[at] = state.tat;
-    view.state[at + 1] = state.frac;
-  },
-};
+const tokenBucket = numericFields<TokenBucketState>('level', 'at');
+const fixedWindow = numericFields<FixedWindowState>('start', 'count');
+const slidingWindowCounter = numericFields<SlidingCounterState>('start', 'current', 'previous');
+const gcra = numericFields<GcraState>('tat', 'frac');
 
 const slidingWindowLog: StateCodec<SlidingLogState> = {
   logEntries: (params) => params.limit,
