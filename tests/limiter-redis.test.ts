@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlgorithmName } from '../services/limiter/types.js';
+import { awayFromHourBoundary } from './helpers/clock.js';
 import { type ServiceProcess, spawnRole, startRole, stopAll } from './helpers/processes.js';
 import { type RedisServer, startRedis, stopAllRedis } from './helpers/redis.js';
 import { REDIS_SERVER, skipWithout } from './helpers/requires.js';
@@ -95,11 +96,6 @@ async function spread(targets: ServiceProcess[], key: string, total: number, con
 }
 
 /** Waits until the current hour has at least `marginMs` left (fixed windows are aligned on the hour). */
-async function awayFromHourBoundary(marginMs = 60_000) {
-  const left = 3_600_000 - (Date.now() % 3_600_000);
-  if (left < marginMs) await sleep(left + 1_000);
-}
-
 describe.skipIf(withoutRedis)('three limiters, one client, traffic spread over all three', () => {
   let redis: RedisServer;
   const figures: Record<string, { redis?: number; memory?: number }> = {};

@@ -22,8 +22,10 @@ const POLICIES = `
 default: { algorithm: token-bucket, limit: 5, window: 1s }
 clients:
   good-user: { algorithm: token-bucket, limit: 5, window: 1s }
-  bad-actor: { algorithm: fixed-window, limit: 10, window: 1h }
-  reloaded-client: { algorithm: fixed-window, limit: 3, window: 1h }
+  # Token buckets of an hour: nothing refills within a test (a fixed window of 1h resets
+  # on the hour, and a run across it admitted one more: a fresh-clone run failed at 13:00).
+  bad-actor: { algorithm: token-bucket, limit: 10, window: 1h }
+  reloaded-client: { algorithm: token-bucket, limit: 3, window: 1h }
   partner:   { exempt: true }
 `;
 

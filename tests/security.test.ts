@@ -48,10 +48,11 @@ describe('X-Forwarded-For is trusted only from configured proxies', () => {
 
   beforeAll(async () => {
     const node = await startRole('node', ['--id', '1'], { LOG_LEVEL: 'warn' });
-    // Anonymous clients: 5 per hour each, so every request counts and timing does not matter.
+    // Anonymous clients: 5 per hour each (a token bucket: nothing refills within the test,
+    // and no window boundary resets it), so every request counts and timing does not matter.
     // The limiter trusts 127.0.0.1 only: the front proxy below, which connects from it.
     const policies = join(mkdtempSync(join(tmpdir(), 'security-test-')), 'policies.yaml');
-    writeFileSync(policies, 'default: { algorithm: fixed-window, limit: 5, window: 1h }\n');
+    writeFileSync(policies, 'default: { algorithm: token-bucket, limit: 5, window: 1h }\n');
     limiter = await startRole('limiter', [], {
       UPSTREAM: node.url,
       RATE_LIMIT_POLICIES: policies,

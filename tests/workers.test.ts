@@ -19,6 +19,7 @@ import { type IncomingHttpHeaders, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awayFromHourBoundary } from './helpers/clock.js';
 import {
   ADMIN_TOKEN,
   freePort,
@@ -311,6 +312,7 @@ describe.each([2, 4])('limiter, WORKERS=%i', (workers) => {
   });
 
   it('a policy PUT on one worker is what every worker applies next', async () => {
+    await awayFromHourBoundary(); // the fixed window below resets on the hour
     const config = JSON.parse((await fresh(`${limiter.url}/admin/config`, { headers: admin })).body);
     const policies = {
       ...config.policies,
