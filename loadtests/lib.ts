@@ -1,6 +1,6 @@
 /**
  * Shared by the k6 scripts: the scenario data file (`scenarios.json`, also read by the Node
- * traffic tools in tools/traffic/), k6 scenarios built from it, one request per actor, and
+ * traffic engine in services/traffic/), k6 scenarios built from it, one request per actor, and
  * the end-of-test summary (stdout + `results/<script>.json`).
  *
  * Environment (all optional):

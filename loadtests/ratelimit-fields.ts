@@ -1,7 +1,7 @@
 /**
  * @module
  * The standard rate-limit response fields, read the same way by the k6 scripts and the
- * Node traffic tools (`tools/traffic/engine.ts`, `tools/polite.ts`): no k6 and no Node
+ * Node traffic tools (`services/traffic/engine.ts`, `tools/polite.ts`): no k6 and no Node
  * imports here, only pure functions over `{ status, headers }`, so vitest tests them on
  * recorded responses (`loadtests/ratelimit-fields.test.ts`) and k6 runs them as they are.
  *

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { ActorSummary } from '../services/traffic/stats.js';
 import { attackThresholds } from './attack.js';
-import type { ActorSummary } from './traffic/stats.js';
 
 const summary = (actor: string, counts: Partial<ActorSummary>): ActorSummary => ({
   actor,

@@ -12,11 +12,11 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runTraffic } from '../services/traffic/engine.js';
+import { loadScenarios } from '../services/traffic/scenarios.js';
+import { type ActorSummary, Recorder } from '../services/traffic/stats.js';
 import { actorsFor } from './incidents/run.js';
 import { durationFlag, numberFlag, type Output, runTrafficCli, urlFlag } from './traffic/cli.js';
-import { runTraffic } from './traffic/engine.js';
-import { loadScenarios } from './traffic/scenarios.js';
-import { type ActorSummary, Recorder } from './traffic/stats.js';
 
 export interface AttackOptions {
   target: string;

@@ -14,13 +14,13 @@
 import { randomInt } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadScenarios } from '../services/traffic/scenarios.js';
 import { composeTarget } from './chaos/compose.js';
 import { localTarget } from './chaos/local.js';
 import { renderReport } from './chaos/report.js';
 import { runChaos } from './chaos/run.js';
 import type { ChaosTarget } from './chaos/target.js';
 import { durationFlag, interruptSignal, numberFlag, runCli, UsageError, urlFlag } from './traffic/cli.js';
-import { loadScenarios } from './traffic/scenarios.js';
 
 const USAGE = `usage: npm run chaos -- [--target local|compose] [--duration 30s] [--every 5s] [--restart-after 2s]
          [--rate N] [--seed N] [--nodes 1,3] [--max-down N] [--settle 20s] [--json] [--verbose]

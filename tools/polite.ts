@@ -21,10 +21,10 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fieldProblems, Politeness } from '../loadtests/ratelimit-fields.js';
+import { runTraffic } from '../services/traffic/engine.js';
+import { loadScenarios, requestFor } from '../services/traffic/scenarios.js';
+import { Recorder } from '../services/traffic/stats.js';
 import { durationFlag, numberFlag, type Output, runTrafficCli, UsageError, urlFlag } from './traffic/cli.js';
-import { runTraffic } from './traffic/engine.js';
-import { loadScenarios, requestFor } from './traffic/scenarios.js';
-import { Recorder } from './traffic/stats.js';
 
 export interface PoliteOptions {
   target: string;

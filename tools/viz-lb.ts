@@ -14,10 +14,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runTraffic } from '../services/traffic/engine.js';
+import { loadScenarios, requestFor } from '../services/traffic/scenarios.js';
+import { classify, type Outcome, Recorder } from '../services/traffic/stats.js';
 import { durationFlag, numberFlag, type Output, runTrafficCli, urlFlag } from './traffic/cli.js';
-import { runTraffic } from './traffic/engine.js';
-import { loadScenarios, requestFor } from './traffic/scenarios.js';
-import { classify, type Outcome, Recorder } from './traffic/stats.js';
 import { type BalancerInfo, fetchBalancerState, upstreamFor } from './viz/balancer-info.js';
 import { ANSI } from './viz/format.js';
 import { type LbCounts, type LbView, renderLbFrame, renderLbLine, renderLbSummary } from './viz/lb-render.js';

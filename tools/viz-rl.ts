@@ -15,10 +15,10 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Politeness } from '../loadtests/ratelimit-fields.js';
+import { runTraffic, type TrafficActor } from '../services/traffic/engine.js';
+import { loadScenarios, requestFor } from '../services/traffic/scenarios.js';
+import { type ActorCounts, type ActorSummary, type Outcome, Recorder } from '../services/traffic/stats.js';
 import { durationFlag, numberFlag, type Output, runTrafficCli, UsageError, urlFlag } from './traffic/cli.js';
-import { runTraffic, type TrafficActor } from './traffic/engine.js';
-import { loadScenarios, requestFor } from './traffic/scenarios.js';
-import { type ActorCounts, type ActorSummary, type Outcome, Recorder } from './traffic/stats.js';
 import { ANSI } from './viz/format.js';
 import { type RlView, renderRlFrame, renderRlLine, renderRlSummary } from './viz/rl-render.js';
 

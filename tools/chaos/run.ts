@@ -10,8 +10,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { seeded } from '../../services/balancer/strategies/seeded.js';
-import { runTraffic } from '../traffic/engine.js';
-import { loadScenarios, requestFor } from '../traffic/scenarios.js';
+import { runTraffic } from '../../services/traffic/engine.js';
+import { loadScenarios, requestFor } from '../../services/traffic/scenarios.js';
 import { type BalancerInfo, fetchBalancerState } from '../viz/balancer-info.js';
 import { type ChaosReport, type Fault, summarize } from './report.js';
 import { killTimes, pickVictim } from './schedule.js';

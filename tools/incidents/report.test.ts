@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorSummary } from '../traffic/stats.js';
+import type { ActorSummary } from '../../services/traffic/stats.js';
 import { parseLine } from '../viz/format.js';
 import { parseVizLbArgs } from '../viz-lb.js';
 import { parseVizRlArgs } from '../viz-rl.js';

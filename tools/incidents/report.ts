@@ -3,7 +3,7 @@
  * An incident's before/after figures as text (pure): a table per actor and phase, one
  * parsable line per actor and phase, and a verdict line on what the fix changed.
  */
-import type { ActorSummary } from '../traffic/stats.js';
+import type { ActorSummary } from '../../services/traffic/stats.js';
 import { formatLine, ms, table } from '../viz/format.js';
 
 /** Whose figures tell the story, per incident. */

@@ -12,15 +12,15 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../services/shared/duration.js';
-import { runTraffic, type TrafficActor } from '../traffic/engine.js';
+import { runTraffic, type TrafficActor } from '../../services/traffic/engine.js';
 import {
   loadScenarios,
   patternOf,
   requestFor,
   type ScenarioFile,
   type Traffic,
-} from '../traffic/scenarios.js';
-import { type ActorSummary, Recorder } from '../traffic/stats.js';
+} from '../../services/traffic/scenarios.js';
+import { type ActorSummary, Recorder } from '../../services/traffic/stats.js';
 import { getConfig, getPolicies, putConfig, withClients } from './admin.js';
 
 export type IncidentName = keyof ScenarioFile['incidents'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActorCounts, ActorSummary } from '../traffic/stats.js';
+import type { ActorCounts, ActorSummary } from '../../services/traffic/stats.js';
 import { parseLine } from './format.js';
 import { renderRlEvent, renderRlFrame, renderRlLine, renderRlSummary } from './rl-render.js';
 

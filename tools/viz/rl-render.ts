@@ -7,8 +7,8 @@
  * `renderRlLine` is one parsable line per interval for pipes and CI;
  * `renderRlSummary` is the final table (success rate, p50/p95 per actor).
  */
-import type { ActorCounts, ActorSummary, Outcome } from '../traffic/stats.js';
-import { classify } from '../traffic/stats.js';
+import type { ActorCounts, ActorSummary, Outcome } from '../../services/traffic/stats.js';
+import { classify } from '../../services/traffic/stats.js';
 import { formatLine, ms, paint, table } from './format.js';
 
 /** How each actor is shown: the good user and the bad actor of the original, or any other. */

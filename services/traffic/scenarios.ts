@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseDuration } from '../../services/shared/duration.js';
+import { parseDuration } from '../shared/duration.js';
 import type { ArrivalPattern } from './arrivals.js';
 
 const duration = z.string().refine(

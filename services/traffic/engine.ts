@@ -1,6 +1,7 @@
 /**
  * @module
- * The shared traffic engine of `viz:lb`, `viz:rl` and the incident fallbacks.
+ * The lab's one traffic engine: the console's good user and bad actor, `viz:lb`, `viz:rl`,
+ * `attack`, `chaos`, `polite` and the incident fallbacks.
  *
  * - **Open model**: requests start on a clock (see `arrivals.ts`), never waiting for the
  *   previous answer, so an overloaded server shows as growing latency, not as less traffic.
@@ -16,11 +17,19 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import type { FieldResponse } from '../../loadtests/ratelimit-fields.js';
 import { type ArrivalPattern, due, nextArrivalAt } from './arrivals.js';
 import { remainingFrom } from './ratelimit-header.js';
 import type { RequestSpec } from './scenarios.js';
 import type { Outcome } from './stats.js';
+
+/**
+ * What a polite actor observes of an answer: the shape of `loadtests/ratelimit-fields.ts`'s
+ * `FieldResponse`, declared here so the engine builds without the k6 scripts' folder.
+ */
+export interface ObservedResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
 
 export interface TrafficActor {
   name: string;
@@ -30,7 +39,7 @@ export interface TrafficActor {
   /** A polite actor: ms it must still wait at elapsed time `at` (0 = may send). */
   waitMs?: (at: number) => number;
   /** Every answer (status and headers) at elapsed time `at`, its request sent at `sentAt`. */
-  observe?: (at: number, response: FieldResponse, sentAt: number) => void;
+  observe?: (at: number, response: ObservedResponse, sentAt: number) => void;
   /** A request of this actor goes out (`observe` gets its answer, `lost` its failure). */
   sending?: () => void;
   lost?: () => void;
