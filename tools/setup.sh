@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make setup` / `npm run setup`: a Debian/Ubuntu laptop gets what the tests and benchmarks use
-# (redis-server, prometheus + promtool, nginx, haproxy, wrk, busybox-static, docker-compose;
+# (redis-server, prometheus + promtool, nginx, haproxy, wrk, busybox-static, docker-compose, kustomize;
 # Docker only when there is none), then `npm ci` as you. Unlike .ci/run (CI's own, for a
 # throwaway root machine):
 # - apt runs through sudo; npm ci runs as the checkout's owner (`sudo make setup` included), so
@@ -43,6 +43,12 @@ fi
 # The tests' config checks run `docker-compose` (Debian's 1.29: a client only, it does not
 # replace any Docker; --no-install-recommends keeps docker.io out).
 command -v docker-compose >/dev/null || PACKAGES+=(docker-compose)
+# kustomize renders deploy/k8s in its test: a package on Ubuntu and Debian 13; on Debian 12,
+# trixie's, unpacked into /usr/local/bin below (tools/trixie-deb.sh, the way .ci/run does).
+KUSTOMIZE_FROM_TRIXIE=
+if ! command -v kustomize >/dev/null; then
+  if apt-cache show kustomize >/dev/null 2>&1; then PACKAGES+=(kustomize); else KUSTOMIZE_FROM_TRIXIE=1; fi
+fi
 command -v npm >/dev/null || PACKAGES+=(npm) # any npm: npm ci then brings the project's Node 24
 # Only what is missing: an installed package is the user's, not upgraded (nor restarted) here.
 installed() { dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
@@ -80,6 +86,14 @@ else
     fi
     echo "   $daemon: installed, not started, not enabled"
   done
+fi
+
+if [ -n "$KUSTOMIZE_FROM_TRIXIE" ]; then
+  echo "== kustomize from Debian trixie into /usr/local/bin"
+  kustomize_pkg=$(mktemp -d)
+  as_root tools/trixie-deb.sh "$kustomize_pkg" kustomize
+  as_root install -m 0755 "$kustomize_pkg/usr/bin/kustomize" /usr/local/bin/kustomize
+  as_root rm -rf "$kustomize_pkg"
 fi
 
 echo "== npm ci (as $OWNER)"
