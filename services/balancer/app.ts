@@ -18,18 +18,10 @@ import type { LiveConfig } from '../shared/admin.js';
 import { InvalidUpdateError } from '../shared/admin.js';
 import { createServiceApp } from '../shared/app.js';
 import type { Drain } from '../shared/drain.js';
+import { type ForwardOptions, forward, PROXY_ROUTE, sendJson, sendTooLarge } from '../shared/forward.js';
 import type { Logger } from '../shared/logger.js';
 import { methodLabel, type ServiceMetrics } from '../shared/metrics.js';
-import {
-  clientStatus,
-  type ForwardOptions,
-  type ForwardOutcome,
-  forward,
-  isRetryable,
-  PROXY_ROUTE,
-  sendJson,
-  sendTooLarge,
-} from '../shared/proxy.js';
+import { clientStatus, type ForwardOutcome, isRetryable } from '../shared/outcome.js';
 import type { DataPlane } from '../shared/server.js';
 import { gathered, type WorkerGroup } from '../shared/worker-link.js';
 import { type BalancerConfig, balancerUpdate } from './config.js';

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUpstreamPool } from '../shared/proxy.js';
+import { createUpstreamPool } from '../shared/pool.js';
 import { checkOnce } from './health.js';
 import { Upstream } from './upstreams.js';
 

@@ -7,7 +7,7 @@ import type { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../shared/logger.js';
 import { createMetrics, LATENCY_BUCKETS } from '../shared/metrics.js';
-import type { ForwardOutcome } from '../shared/proxy.js';
+import type { ForwardOutcome } from '../shared/outcome.js';
 import { balancerMetrics } from './metrics.js';
 import { parseUpstreams, UpstreamSet } from './upstreams.js';
 

@@ -1,7 +1,7 @@
 import type { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../shared/logger.js';
-import type { ForwardOutcome } from '../shared/proxy.js';
+import type { ForwardOutcome } from '../shared/outcome.js';
 import { resolveUpstreams } from './discovery.js';
 import { parseUpstreams, UpstreamSet } from './upstreams.js';
 

@@ -14,7 +14,8 @@
 import type { Pool } from 'undici';
 import type { Logger } from '../shared/logger.js';
 import { LATENCY_BUCKETS } from '../shared/metrics.js';
-import { createUpstreamPool, type ForwardOutcome } from '../shared/proxy.js';
+import type { ForwardOutcome } from '../shared/outcome.js';
+import { createUpstreamPool } from '../shared/pool.js';
 import type { Backend } from './strategies/types.js';
 
 export interface UpstreamSpec {

@@ -18,20 +18,13 @@ import { z } from 'zod';
 import { InvalidUpdateError, type LiveConfig } from '../shared/admin.js';
 import { createServiceApp } from '../shared/app.js';
 import type { Drain } from '../shared/drain.js';
+import { type ForwardOptions, forward, PROXY_ROUTE } from '../shared/forward.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServiceMetrics } from '../shared/metrics.js';
 import { methodLabel } from '../shared/metrics.js';
+import { clientStatus, type ForwardErrorKind, type ForwardOutcome, isRetryable } from '../shared/outcome.js';
+import { createUpstreamPool } from '../shared/pool.js';
 import { sendProblem } from '../shared/problem.js';
-import {
-  clientStatus,
-  createUpstreamPool,
-  type ForwardErrorKind,
-  type ForwardOptions,
-  type ForwardOutcome,
-  forward,
-  isRetryable,
-  PROXY_ROUTE,
-} from '../shared/proxy.js';
 import type { DataPlane } from '../shared/server.js';
 import type { WorkerGroup } from '../shared/worker-link.js';
 import type { LimiterConfig } from './config.js';

@@ -16,7 +16,7 @@
  * hashing) and handed to prom-client when Prometheus scrapes.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ForwardErrorKind } from '../shared/proxy.js';
+import type { ForwardErrorKind } from '../shared/outcome.js';
 import type { Policy, PolicySet } from './policies.js';
 import type { Store } from './types.js';
 

@@ -3,13 +3,9 @@ import { Agent, createServer, type IncomingMessage, request, type Server } from 
 import { type AddressInfo, connect } from 'node:net';
 import type { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createUpstreamPool,
-  type ForwardOptions,
-  type ForwardOutcome,
-  forward,
-  isRetryable,
-} from './proxy.js';
+import { type ForwardOptions, forward } from './forward.js';
+import { type ForwardOutcome, isRetryable } from './outcome.js';
+import { createUpstreamPool } from './pool.js';
 
 /** An upstream that echoes what it received, with a few special paths. */
 function echoServer(): Server {
