@@ -219,6 +219,24 @@ chaos-nodes:
 	else nums="1 2 3"; fi; \
 	for n in $$nums; do id=$(call node_container,$$n); if [ -n "$$id" ]; then echo "node-$$n $$id"; fi; done
 
+# Docker Swarm (deploy/swarm/): no compose needed, only the docker CLI and an engine.
+.PHONY: swarm-up swarm-down
+swarm-up: ## Swarm: deploy the lab as a stack (node ×3, limiter ×2 on Redis; a single-node swarm on 127.0.0.1 if none)
+	deploy/swarm/swarm.sh up
+	@$(MAKE) --no-print-directory swarm-urls
+
+swarm-down: ## Swarm: remove the stack and its volumes (the swarm stays: docker swarm leave --force)
+	deploy/swarm/swarm.sh down
+
+.PHONY: swarm-urls
+swarm-urls:
+	@echo
+	@echo "  edge             http://127.0.0.1:$(LIMITER_PORT)      (front → limiter ×2 → balancer → node ×3)"
+	@echo "  prometheus       http://127.0.0.1:$(PROMETHEUS_PORT)"
+	@echo "  grafana          http://127.0.0.1:$(GRAFANA_PORT)      (unless GRAFANA_REPLICAS=0)"
+	@echo
+	@echo "  next: docker service update --force $${SWARM_STACK:-lab}_node   docker stack ps $${SWARM_STACK:-lab}"
+
 .PHONY: offline-images
 offline-images: ## build substitute node/prometheus/redis images from this host's binaries (no pulls)
 	$(need_docker)
