@@ -13,6 +13,7 @@ export default defineConfig({
             'tools/**/*.test.ts',
             'grafana/**/*.test.ts',
             'loadtests/**/*.test.ts',
+            'deploy/**/*.test.ts',
           ],
         },
       },
