@@ -17,7 +17,7 @@
  * bounded load a hot key overloads its upstream, and load is only as even as the vnodes
  * make it (160 per upstream: within ~±10 %).
  */
-import type { Backend, Strategy } from './types.js';
+import type { Backend, Strategy, StrategyDeps, StrategySettings } from './types.js';
 
 /** FNV-1a over UTF-16 code units, then murmur3's finaliser for avalanche. 32-bit unsigned. */
 export function hash32(text: string): number {
@@ -63,26 +63,25 @@ function firstAtOrAfter(points: Uint32Array, h: number): number {
 }
 
 /**
- * @param [opts.vnodes=160] - ring points per unit of weight
- * @param [opts.loadFactor=0] - bounded load c (e.g. 1.25); 0 turns it off
+ * Takes no deps (hashing is deterministic).
+ * @param [settings.hashLoadFactor=0] - bounded load c (e.g. 1.25); 0 turns it off
+ * @param [settings.vnodes=160] - ring points per unit of weight
  * @example
- * consistentHash({ loadFactor: 1.25 }).pick(backends, { hashKey: () => 'user-42' });
+ * consistentHash({}, { hashLoadFactor: 1.25 }).pick(backends, { hashKey: () => 'user-42' });
  */
-export function consistentHash({
-  vnodes = 160,
-  loadFactor = 0,
-}: {
-  vnodes?: number;
-  loadFactor?: number;
-} = {}): Strategy {
+export function consistentHash(
+  _deps: Partial<StrategyDeps> = {},
+  { hashLoadFactor: loadFactor = 0, vnodes = 160 }: Partial<StrategySettings> & { vnodes?: number } = {},
+): Strategy {
   if (!Number.isInteger(vnodes) || vnodes < 1)
     throw new Error(`consistentHash: vnodes must be an integer ≥ 1, got ${vnodes}`);
   if (loadFactor !== 0 && !(loadFactor > 1))
-    throw new Error(`consistentHash: loadFactor must be 0 (off) or > 1, got ${loadFactor}`);
+    throw new Error(`consistentHash: hashLoadFactor must be 0 (off) or > 1, got ${loadFactor}`);
   let ring: Ring | undefined;
   let ringFor: readonly Backend[] | undefined;
 
   return {
+    needsBodyKey: true,
     pick(backends, ctx) {
       if (backends.length === 0) return undefined;
       if (backends !== ringFor || !ring) {

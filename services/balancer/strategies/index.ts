@@ -9,26 +9,18 @@ import { peakEwma } from './peak-ewma.js';
 import { powerOfTwo } from './power-of-two.js';
 import { random } from './random.js';
 import { roundRobin } from './round-robin.js';
-import type { Strategy, StrategyDeps } from './types.js';
+import type { Strategy, StrategyDeps, StrategyFactory, StrategySettings } from './types.js';
 import { weightedRoundRobin } from './weighted-round-robin.js';
 
-/** Settings some strategies read; each ignores the rest. */
-export interface StrategySettings {
-  /** consistent-hash bounded load factor c (0 = off). */
-  hashLoadFactor: number;
-}
-
-export type RegisteredFactory = (deps: StrategyDeps, settings: StrategySettings) => Strategy;
-
 export const strategies = {
-  'round-robin': () => roundRobin(),
-  'weighted-round-robin': () => weightedRoundRobin(),
-  random: (deps) => random(deps),
-  'least-connections': (deps) => leastConnections(deps),
-  'power-of-two': (deps) => powerOfTwo(deps),
-  'peak-ewma': (deps) => peakEwma(deps),
-  'consistent-hash': (_deps, settings) => consistentHash({ loadFactor: settings.hashLoadFactor }),
-} satisfies Record<string, RegisteredFactory>;
+  'round-robin': roundRobin,
+  'weighted-round-robin': weightedRoundRobin,
+  random,
+  'least-connections': leastConnections,
+  'power-of-two': powerOfTwo,
+  'peak-ewma': peakEwma,
+  'consistent-hash': consistentHash,
+} satisfies Record<string, StrategyFactory>;
 
 export type StrategyName = keyof typeof strategies;
 
@@ -40,7 +32,7 @@ export function createStrategy(
   deps: StrategyDeps,
   settings: StrategySettings = { hashLoadFactor: 0 },
 ): Strategy {
-  const factory: RegisteredFactory | undefined = strategies[name];
+  const factory: StrategyFactory | undefined = strategies[name];
   if (!factory) throw new Error(`unknown strategy "${name}" (known: ${STRATEGY_NAMES.join(', ')})`);
   return factory(deps, settings);
 }

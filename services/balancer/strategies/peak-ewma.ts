@@ -13,7 +13,13 @@
  * aside for ~`decayMs`; with few requests the estimate is stale (it decays while idle, so
  * an avoided upstream is tried again).
  */
-import { type Backend, randomIndex, type Strategy, type StrategyDeps } from './types.js';
+import {
+  type Backend,
+  randomIndex,
+  type Strategy,
+  type StrategyDeps,
+  type StrategySettings,
+} from './types.js';
 
 interface Estimate {
   /** Latency estimate in ms at `stamp`. */
@@ -22,21 +28,22 @@ interface Estimate {
 }
 
 /**
- * @param [opts.decayMs=10000] - time constant of the decay towards faster observations
- * @param [opts.defaultRttMs=5] - the estimate of an upstream not measured yet
- * @param [opts.failurePenaltyMs=1000] - the latency a failure counts as (at least)
+ * @param [deps.random=Math.random]
+ * @param [deps.now=performance.now]
+ * @param [settings.decayMs=10000] - time constant of the decay towards faster observations
+ * @param [settings.defaultRttMs=5] - the estimate of an upstream not measured yet
+ * @param [settings.failurePenaltyMs=1000] - the latency a failure counts as (at least)
+ * @example
+ * peakEwma({ random: seeded(3), now: () => t }, { decayMs: 1_000 });
  */
-export function peakEwma({
-  random = Math.random,
-  now = () => performance.now(),
-  decayMs = 10_000,
-  defaultRttMs = 5,
-  failurePenaltyMs = 1_000,
-}: Partial<StrategyDeps> & {
-  decayMs?: number;
-  defaultRttMs?: number;
-  failurePenaltyMs?: number;
-} = {}): Strategy {
+export function peakEwma(
+  { random = Math.random, now = () => performance.now() }: Partial<StrategyDeps> = {},
+  {
+    decayMs = 10_000,
+    defaultRttMs = 5,
+    failurePenaltyMs = 1_000,
+  }: Partial<StrategySettings> & { decayMs?: number; defaultRttMs?: number; failurePenaltyMs?: number } = {},
+): Strategy {
   const estimates = new Map<string, Estimate>();
 
   /** The estimate decayed to `t`: an idle upstream drifts back towards 0, so it is retried. */

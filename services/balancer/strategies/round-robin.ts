@@ -7,16 +7,16 @@
  * overloaded upstream still gets exactly 1/N of the requests and its queue grows (watch
  * `lab_balancer_upstream_in_flight` and p99 per upstream).
  */
-import type { Strategy, StrategyDeps } from './types.js';
+import type { Strategy } from './types.js';
 
 /**
- * @param [opts.start=0] - the first index (the balancer starts at 0; tests may shift it)
+ * Needs neither deps nor settings.
  * @example
- * const rr = roundRobin({ random: Math.random, now: performance.now });
+ * const rr = roundRobin();
  * rr.pick(backends, ctx); // backends[0], then [1], [2], [0], ...
  */
-export function roundRobin({ start = 0 }: Partial<StrategyDeps> & { start?: number } = {}): Strategy {
-  let next = start;
+export function roundRobin(): Strategy {
+  let next = 0;
   return {
     pick(backends) {
       if (backends.length === 0) return undefined;

@@ -120,7 +120,7 @@ describe('peak-ewma', () => {
   it('moves traffic away from an upstream whose latency jumps, and back after it decays', () => {
     let t = 0;
     const list = make(['a', 'b', 'c']);
-    const ewma = peakEwma({ random: seeded(3), now: () => t, decayMs: 1_000 });
+    const ewma = peakEwma({ random: seeded(3), now: () => t }, { decayMs: 1_000 });
     for (const b of list) ewma.onRequestEnd?.(b, { latencyMs: 5, ok: true });
     ewma.onRequestEnd?.(list[0] as Backend, { latencyMs: 200, ok: true }); // a: one slow answer
     const counts = tally(() => ewma.pick(list, noKey), 3_000);
@@ -180,13 +180,13 @@ describe('consistent-hash', () => {
     const key = 'hot-key';
     const home = plain.pick(list, keyed(key)) as TestBackend;
     home.inFlight = 10; // the others are idle: average (10 + 1) / 3, capacity ceil(1.25 × 11 / 3) = 5
-    const bounded = consistentHash({ loadFactor: 1.25 });
+    const bounded = consistentHash({}, { hashLoadFactor: 1.25 });
     expect(bounded.pick(list, keyed(key))?.id).not.toBe(home.id);
     expect(plain.pick(list, keyed(key))?.id).toBe(home.id);
   });
 
   it('refuses a bad configuration when created', () => {
-    expect(() => consistentHash({ loadFactor: 0.5 })).toThrow(/loadFactor/);
-    expect(() => consistentHash({ vnodes: 0 })).toThrow(/vnodes/);
+    expect(() => consistentHash({}, { hashLoadFactor: 0.5 })).toThrow(/hashLoadFactor/);
+    expect(() => consistentHash({}, { vnodes: 0 })).toThrow(/vnodes/);
   });
 });

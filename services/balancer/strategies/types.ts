@@ -38,6 +38,11 @@ export interface Strategy {
    * balancer). Returns undefined only for an empty list.
    */
   pick(backends: readonly Backend[], ctx: PickContext): Backend | undefined;
+  /**
+   * Set by a strategy that hashes on `ctx.hashKey()`: the key of a `POST /data` body is
+   * part of it, so the balancer reads that body (at most BODY_LIMIT) before picking.
+   */
+  readonly needsBodyKey?: boolean;
   /** Called when a request is sent to `backend` (after `inFlight` was incremented). */
   onRequestStart?(backend: Backend): void;
   /** Called when that request ended (after `inFlight` was decremented). */
@@ -52,7 +57,18 @@ export interface StrategyDeps {
   now: () => number;
 }
 
-export type StrategyFactory = (deps: StrategyDeps) => Strategy;
+/** Settings from the balancer's config that some strategies read; each ignores the rest. */
+export interface StrategySettings {
+  /** consistent-hash bounded load factor c (HASH_LOAD_FACTOR; 0 = off). */
+  hashLoadFactor: number;
+}
+
+/**
+ * What every strategy factory is: `(deps, settings) => Strategy`. A factory that needs
+ * neither takes neither (round robin); one with tunables of its own takes them beside
+ * the settings, with their defaults (peak EWMA's `decayMs`).
+ */
+export type StrategyFactory = (deps: StrategyDeps, settings: StrategySettings) => Strategy;
 
 /** Picks uniformly among `count` items with the injected random source. */
 export const randomIndex = (random: () => number, count: number) =>
