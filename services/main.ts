@@ -1,7 +1,7 @@
 /**
  * @module
  * The one entry point of the image and of the local lab:
- * `node dist/main.js <node|balancer|limiter> [--flag value ...]`.
+ * `node dist/main.js <node|balancer|limiter|console> [--flag value ...]`.
  * Flags mirror the environment variables (`--load-factor` ↔ `LOAD_FACTOR`).
  */
 import { ConfigError } from './shared/config.js';
@@ -12,6 +12,7 @@ const roles = {
   node: () => import('./node/main.js'),
   balancer: () => import('./balancer/main.js'),
   limiter: () => import('./limiter/main.js'),
+  console: () => import('./console/main.js'),
 } satisfies Record<string, () => Promise<{ run(argv: readonly string[]): Promise<unknown> }>>;
 
 export type Role = keyof typeof roles;

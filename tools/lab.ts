@@ -21,6 +21,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { LabReply, LabRequest } from '../services/console/lab-link.js';
 
 export interface LabService {
   name: string;
@@ -32,6 +33,11 @@ export interface LabService {
   health: string;
   /** Started after every service of a lower stage is healthy. */
   stage: number;
+  /**
+   * Started with an IPC channel: its requests to kill and revive a node are carried out by
+   * this runner (the console's buttons, services/console/lab-link.ts).
+   */
+  controlsNodes?: boolean;
 }
 
 export interface LabContext {
@@ -73,6 +79,22 @@ export const SERVICES: LabService[] = [
     ],
     health: '/healthz',
     stage: 2,
+  },
+  {
+    name: 'console',
+    role: 'console',
+    port: 8090,
+    args: (lab) => [
+      '--limiter-url',
+      `http://127.0.0.1:${lab.port('limiter')}`,
+      '--balancer-url',
+      `http://127.0.0.1:${lab.port('balancer')}`,
+      '--node-urls',
+      [1, 2, 3].map((n) => `node-${n}=http://127.0.0.1:${lab.port(`node-${n}`)}`).join(','),
+    ],
+    health: '/healthz',
+    stage: 3,
+    controlsNodes: true,
   },
 ];
 
@@ -177,14 +199,35 @@ export class LocalLab implements LabContext {
     this.#children.set(name, { child, closed });
   }
 
+  /** Carries out a console's kill or revive of a node, and answers it. */
+  async #control(child: ChildProcess, request: LabRequest): Promise<void> {
+    if (request?.type !== 'lab-control') return;
+    const reply: LabReply = { type: 'lab-control-result', id: request.id };
+    try {
+      if (!/^node-\d+$/.test(request.service))
+        throw new Error(`only nodes can be killed here, not ${request.service}`);
+      if (request.action === 'kill') await this.kill(request.service);
+      else await this.restart(request.service);
+    } catch (error) {
+      reply.error = (error as Error).message;
+    }
+    if (child.connected) child.send(reply);
+  }
+
   /** Spawns one service (not waiting for it to be healthy). */
   start(svc: LabService): ChildProcess {
     const args = ['dist/main.js', svc.role, '--port', String(svc.port + this.offset), ...svc.args(this)];
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ...this.env, ADMIN_TOKEN: this.adminToken, HOST: '127.0.0.1' },
-      stdio: ['ignore', this.#options.output ? 'pipe' : 'ignore', this.#options.output ? 'pipe' : 'ignore'],
+      stdio: [
+        'ignore',
+        this.#options.output ? 'pipe' : 'ignore',
+        this.#options.output ? 'pipe' : 'ignore',
+        ...(svc.controlsNodes ? (['ipc'] as const) : []),
+      ],
       detached: this.#options.detached ?? false,
     });
+    if (svc.controlsNodes) child.on('message', (message: LabRequest) => void this.#control(child, message));
     this.#relay(svc.name, child);
     this.#watch(svc.name, child);
     return child;
