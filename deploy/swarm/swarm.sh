@@ -73,7 +73,7 @@ wait_converged() {
 case "${1:-}" in
   up)
     ensure_swarm
-    docker build -q -t "$LAB_IMAGE" --build-arg NODE_IMAGE="$NODE_IMAGE" . >/dev/null
+    docker build -q --force-rm -t "$LAB_IMAGE" --build-arg NODE_IMAGE="$NODE_IMAGE" . >/dev/null
     # --resolve-image never: the images are this engine's own (a single-node swarm needs no registry).
     docker stack deploy --resolve-image never --prune -c "$STACK_FILE" "$STACK"
     wait_converged
