@@ -40,7 +40,7 @@ import {
 
 const KUSTOMIZE: Requirement = {
   name: 'kustomize',
-  install: 'make setup (a Debian/Ubuntu package; on Debian 12 from trixie by tools/trixie-deb.sh)',
+  install: "sudo apt-get install kustomize (Debian 12 has none: make setup takes trixie's)",
   missing: () =>
     spawnSync('kustomize', ['version']).status === 0 ? undefined : 'kustomize is not on the PATH',
 };
