@@ -359,6 +359,17 @@ describe.skipIf(skipWithout('Kubernetes manifests test', [KUSTOMIZE]))('deploy/k
       expect(problems('balancer').join('\n')).toContain('readiness notices a drain after up to 6 s');
     });
 
+    it('a misspelt field, which the OpenAPI schemas alone let pass', () => {
+      const all = broken((all) => {
+        const limiter = service(all, 'limiter');
+        const { securityContext } = limiter.container;
+        if (securityContext) Object.assign(securityContext, { readOnlyRootFileSystem: true });
+      });
+      expect(schemaProblems(all)).toEqual([
+        'Deployment/limiter: spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem: unknown field',
+      ]);
+    });
+
     it('a Service that selects nothing', () => {
       const all = broken((all) => {
         const node = find(all, 'Service', 'node');

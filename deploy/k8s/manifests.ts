@@ -23,6 +23,7 @@ import { balancerConfigShape, balancerConfigSources } from '../../services/balan
 import { limiterConfigShape } from '../../services/limiter/config.js';
 import { nodeConfigShape, nodeConfigSources } from '../../services/node/config.js';
 import { ConfigError, fieldSources, loadConfig, type SourceOverrides } from '../../services/shared/config.js';
+import { fieldChecker } from './fields.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OVERLAYS = ['lab', 'scaled'] as const;
@@ -72,11 +73,18 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 
 const id = (object: K8sObject) => `${object.kind}/${object.metadata.name}`;
 
-/** Every object against its OpenAPI schema (types, enums, required fields, formats). */
+let unknownFields: ReturnType<typeof fieldChecker> | undefined;
+
+/**
+ * Every object against its OpenAPI schema (types, enums, required fields, formats), and
+ * against its kind's declared fields (`fields.ts`: the schemas alone let a misspelt field pass).
+ */
 export function schemaProblems(objects: K8sObject[]): string[] {
+  unknownFields ??= fieldChecker(Object.keys(MODELS));
   const problems: string[] = [];
   for (const object of objects) {
-    const Model = MODELS[`${object.apiVersion}/${object.kind}`];
+    const key = `${object.apiVersion}/${object.kind}`;
+    const Model = MODELS[key];
     if (!Model) {
       problems.push(`${id(object)}: no schema here for ${object.apiVersion} ${object.kind}`);
       continue;
@@ -86,6 +94,7 @@ export function schemaProblems(objects: K8sObject[]): string[] {
     } catch (error) {
       problems.push(`${id(object)}: ${(error as Error).message}`);
     }
+    problems.push(...unknownFields(key, object, id(object)));
   }
   return problems;
 }
