@@ -65,7 +65,7 @@ async function roleApp(service: LabService, config: Record<string, unknown>, obj
     return { drain, app: createNodeApp({ config: config as NodeConfig, metrics, log, drain }), close() {} };
   if (service.role === 'balancer') {
     const balancer = createBalancer({ config: config as BalancerConfig, metrics, log, upstreams: [], drain });
-    return { drain, app: balancer.app, close: () => balancer.upstreams.replace([]) };
+    return { drain, app: balancer.app, close: () => balancer.upstreams.close() };
   }
   const policiesFile = find(
     objects,
