@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Hono, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { STRATEGY_NAMES } from '../balancer/strategies/index.js';
 import { ALGORITHM_NAMES } from '../limiter/algorithms/index.js';
@@ -111,6 +112,15 @@ export function createConsoleApp({
       }),
       update: z.object({}).strict(),
       apply: () => {},
+    },
+  });
+
+  new Gauge({
+    name: 'lab_console_event_streams',
+    help: 'Pages listening to the live snapshot stream right now.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(hub.listeners);
     },
   });
 

@@ -53,6 +53,8 @@ function program(name: string, apt = name): Requirement {
 export const REDIS_SERVER = program('redis-server');
 export const PROMETHEUS = program('prometheus');
 export const PROMTOOL = program('promtool', 'prometheus');
+/** Debian's Chromium, driven headless through playwright-core by the console test. */
+export const CHROMIUM = program('chromium');
 /** The compose CLI the config checks run (`docker-compose config`): a CLI only, no engine. */
 export const DOCKER_COMPOSE_CLI = program('docker-compose');
 

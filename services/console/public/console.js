@@ -237,6 +237,13 @@ function render(snapshot) {
   snapshots += 1;
   main.dataset.snapshots = String(snapshots);
   $('strategy').textContent = snapshot.strategy ?? 'unknown (balancer not answering)';
+  // The selects follow the lab, unless the learner has picked something not yet switched to.
+  for (const [id, value] of [
+    ['strategy-select', snapshot.strategy],
+    ['algorithm-select', snapshot.algorithm],
+  ]) {
+    if (value && $(id).dataset.picked !== 'true') $(id).value = value;
+  }
   $('algorithm').textContent = snapshot.algorithm ?? 'unknown (limiter not answering)';
   const { p50, p95, samples } = snapshot.goodLatency;
   $('latency').textContent = samples
@@ -267,14 +274,17 @@ async function start() {
   const fill = (select, names) => select.replaceChildren(...names.map((name) => new Option(name, name)));
   fill($('strategy-select'), options.strategies);
   fill($('algorithm-select'), options.algorithms);
-  $('strategy-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    control('/api/strategy', { strategy: $('strategy-select').value });
-  });
-  $('algorithm-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    control('/api/algorithm', { algorithm: $('algorithm-select').value });
-  });
+  for (const field of ['strategy', 'algorithm']) {
+    const select = $(`${field}-select`);
+    select.addEventListener('change', () => {
+      select.dataset.picked = 'true';
+    });
+    $(`${field}-form`).addEventListener('submit', async (event) => {
+      event.preventDefault();
+      await control(`/api/${field}`, { [field]: select.value });
+      select.dataset.picked = 'false';
+    });
+  }
 
   const connection = $('connection');
   const events = new EventSource('/events');
