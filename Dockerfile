@@ -18,7 +18,9 @@ RUN npm run build && npm prune --omit=dev --omit=optional --ignore-scripts --no-
 # ---- runtime: production dependencies and dist/ only, as the unprivileged `node` user ----
 FROM ${NODE_IMAGE}
 WORKDIR /app
+# NODE_OPTIONS: the young generation's size, services/shared/runtime.ts SERVICE_NODE_FLAGS.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=4 \
     HOST=0.0.0.0 \
     PORT=8080
 COPY --from=build --chown=1000:1000 /app/package.json ./package.json

@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LabReply, LabRequest } from '../services/console/lab-link.js';
+import { SERVICE_NODE_FLAGS } from '../services/shared/runtime.js';
 
 export interface LabService {
   name: string;
@@ -216,7 +217,14 @@ export class LocalLab implements LabContext {
 
   /** Spawns one service (not waiting for it to be healthy). */
   start(svc: LabService): ChildProcess {
-    const args = ['dist/main.js', svc.role, '--port', String(svc.port + this.offset), ...svc.args(this)];
+    const args = [
+      ...SERVICE_NODE_FLAGS,
+      'dist/main.js',
+      svc.role,
+      '--port',
+      String(svc.port + this.offset),
+      ...svc.args(this),
+    ];
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ...this.env, ADMIN_TOKEN: this.adminToken, HOST: '127.0.0.1' },
       stdio: [

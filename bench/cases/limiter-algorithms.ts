@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ALGORITHM_NAMES, createAlgorithm } from '../../services/limiter/algorithms/index.js';
-import { MemoryStore } from '../../services/limiter/stores/memory.js';
+import { SharedStore } from '../../services/limiter/stores/shared.js';
 import { median } from '../lib/compare.js';
 import type { BenchCase } from '../lib/types.js';
 
@@ -37,7 +37,7 @@ const limiterAlgorithms: BenchCase = {
     // is not also the one paying for the JIT, and all meet the same (polymorphic) store code.
     for (const name of ALGORITHM_NAMES) {
       const algorithm = createAlgorithm(name, PARAMS);
-      const store = new MemoryStore({ sweepIntervalMs: 0 });
+      const store = SharedStore.create({ sweepIntervalMs: 0 });
       for (let i = 0; i < 200_000; i++) store.consume(keys[i % 10_000] as string, algorithm, 1);
       for (let i = 0; i < 200_000; i++) store.consume('k:bad-actor', algorithm, 1);
       store.close();
@@ -47,7 +47,7 @@ const limiterAlgorithms: BenchCase = {
       const many: number[] = [];
       for (let round = 0; round < ctx.settings.rounds; round++) {
         const algorithm = createAlgorithm(name, PARAMS);
-        const store = new MemoryStore({ sweepIntervalMs: 0 });
+        const store = SharedStore.create({ sweepIntervalMs: 0 });
         let allowed = 0;
         hot.push(
           opsPerSecond((count) => {
@@ -77,14 +77,14 @@ const limiterAlgorithms: BenchCase = {
     const gc = runInNewContext('gc') as () => void;
     gc();
     const before = process.memoryUsage();
-    const store = new MemoryStore({ sweepIntervalMs: 0 });
+    const store = SharedStore.create({ sweepIntervalMs: 0 });
     const bucket = createAlgorithm('token-bucket', { limit: 10, windowMs: 1000, burst: 10 });
     for (let i = 0; i < 1_000_000; i++) store.consume(`k:random-key-${i}-${i * 7919}`, bucket, 1);
     gc();
     const after = process.memoryUsage();
     const memory = {
       trackedKeys: store.trackedKeys(),
-      cap: store.maxKeys,
+      cap: store.table.maxKeys,
       rssMiB: Math.round(after.rss / 2 ** 20),
       rssGrowthMiB: Math.round((after.rss - before.rss) / 2 ** 20),
       heapUsedGrowthMiB: Math.round((after.heapUsed - before.heapUsed) / 2 ** 20),

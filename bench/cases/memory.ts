@@ -19,7 +19,7 @@
  * the end, the peak, and the lowest RSS seen once the store was full (after a GC).
  *
  * `limiter-algorithms` measures the store alone in its own process (1M keys through
- * `MemoryStore.consume`); this is the whole service, HTTP parser, proxy and metrics
+ * `SharedStore.consume`); this is the whole service, HTTP parser, proxy and metrics
  * included.
  *
  * `BENCH_LIMITER_NODE_OPTIONS="--max-old-space-size=96"` runs the limiter with those V8

@@ -16,8 +16,9 @@ import { createLogger } from '../shared/logger.js';
 import { createMetrics } from '../shared/metrics.js';
 import { createLimiter, type Limiter } from './app.js';
 import { limiterConfigShape } from './config.js';
-import { compilePolicies, type PoliciesInput } from './policies.js';
-import { MemoryStore } from './stores/memory.js';
+import { compilePolicies, type PoliciesInput, unsupportedPolicies } from './policies.js';
+import { createMemoryTable } from './stores/index.js';
+import { SharedStore } from './stores/shared.js';
 
 const TOKEN = 'limiter-fuzz-token';
 const INITIAL: PoliciesInput = {
@@ -37,15 +38,13 @@ function build() {
   const errors: string[] = [];
   const log = createLogger('limiter', 'error', (line) => errors.push(line));
   const metrics = createMetrics('limiter', { registry: new Registry(), defaultMetrics: false });
-  const limiter = createLimiter({
-    config,
-    policies: compilePolicies(INITIAL, 'fuzz'),
-    store: new MemoryStore({ sweepIntervalMs: 0 }),
-    metrics,
-    log,
+  // The memory store's table, as a limiter started with INITIAL sizes it.
+  const store = new SharedStore(createMemoryTable(1000, compilePolicies(INITIAL, 'fuzz')), {
+    sweepIntervalMs: 0,
   });
+  const limiter = createLimiter({ config, policies: compilePolicies(INITIAL, 'fuzz'), store, metrics, log });
   built.push(limiter);
-  return { app: limiter.app, errors };
+  return { app: limiter.app, errors, store };
 }
 
 describe('limiter control plane (fuzz)', () => {
@@ -80,7 +79,7 @@ describe('limiter PUT /admin/config (fuzz)', () => {
     await fuzz(
       'limiter.admin-config',
       fc.asyncProperty(fc.array(bodyArb, { minLength: 1, maxLength: 4 }), async (bodies) => {
-        const { app } = build();
+        const { app, store } = build();
         const auth = { authorization: `Bearer ${TOKEN}` };
         let model: unknown = compilePolicies(INITIAL, 'fuzz').document;
         for (const body of bodies) {
@@ -89,7 +88,8 @@ describe('limiter PUT /admin/config (fuzz)', () => {
             headers: { ...auth, 'content-type': 'application/json' },
             body,
           });
-          // The oracle: a JSON object with at most a `policies` key that compiles.
+          // The oracle: a JSON object with at most a `policies` key that compiles, into
+          // policies the store can keep (a sliding log no longer than its table holds).
           let expected: unknown;
           let valid = false;
           try {
@@ -103,8 +103,9 @@ describe('limiter PUT /admin/config (fuzz)', () => {
                 valid = true;
                 expected = model;
               } else if (keys.length === 1 && keys[0] === 'policies') {
-                expected = compilePolicies((decoded as { policies: unknown }).policies, 'oracle').document;
-                valid = true;
+                const compiled = compilePolicies((decoded as { policies: unknown }).policies, 'oracle');
+                expected = compiled.document;
+                valid = unsupportedPolicies(compiled, store).length === 0;
               }
             }
           } catch {

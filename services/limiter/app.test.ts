@@ -15,7 +15,6 @@ import { type RunningService, startService } from '../shared/server.js';
 import { createLimiter } from './app.js';
 import { limiterConfigShape } from './config.js';
 import { compilePolicies, type PoliciesInput } from './policies.js';
-import { MemoryStore } from './stores/memory.js';
 import { createSharedTable, SharedStore } from './stores/shared.js';
 import type { Store } from './types.js';
 
@@ -72,7 +71,7 @@ async function start(env: Record<string, string> = {}, store?: Store): Promise<S
     env: { UPSTREAM: upstreamUrl, ADMIN_TOKEN: TOKEN, PORT: '0', ...env },
   });
   const clock = { now: 1_728_000_000_000 };
-  const memory = store ?? new MemoryStore({ now: () => clock.now, sweepIntervalMs: 0 });
+  const memory = store ?? SharedStore.create({ now: () => clock.now, sweepIntervalMs: 0 });
   const registry = new Registry();
   const metrics = createMetrics('limiter', { registry, defaultMetrics: false });
   const log = createLogger('limiter', 'silent');

@@ -21,8 +21,8 @@ import {
   PolicyError,
   unsupportedPolicies,
 } from './policies.js';
-import { createStore } from './stores/index.js';
-import { createSharedTable, type SharedTable } from './stores/shared.js';
+import { createMemoryTable, createStore } from './stores/index.js';
+import type { SharedTable } from './stores/shared.js';
 
 /** What the primary hands every worker thread: the memory store's shared table (memory store only). */
 interface LimiterWorkersData {
@@ -47,15 +47,13 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     // One table in shared memory for every worker, so a client's quota is one quota.
     const shared: LimiterWorkersData = {
       table:
-        config.rateLimitStore === 'memory'
-          ? createSharedTable({ maxKeys: config.rateLimitMaxKeys })
-          : undefined,
+        config.rateLimitStore === 'memory' ? createMemoryTable(config.rateLimitMaxKeys, policies) : undefined,
     };
     return startWorkers({ ...config, entry: import.meta.url, argv, env, log, shared });
   }
   let store: Awaited<ReturnType<typeof createStore>>;
   try {
-    store = await createStore({ config, log, sharedTable: thread?.shared.table });
+    store = await createStore({ config, log, policies, sharedTable: thread?.shared.table });
   } catch (error) {
     throw new ConfigError([`RATE_LIMIT_STORE (--rate-limit-store): ${(error as Error).message}`]);
   }

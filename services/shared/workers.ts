@@ -32,19 +32,12 @@ import { createServer } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { ConfigError, supportsReusePort } from './config.js';
 import type { Logger } from './logger.js';
+import { YOUNG_GENERATION_MB } from './runtime.js';
 import { PortInUseError, type ServiceOptions, serverTimeouts } from './server.js';
 import { WorkerLink } from './worker-link.js';
 
 /** Longest a gather (metrics, balancer state) waits for every worker to answer. */
 export const GATHER_TIMEOUT_MS = 5_000;
-
-/**
- * Each worker's young generation, in MB. V8 on Node 24 sizes it from the machine's
- * memory (128 MB here, of a 24 GiB machine), and a proxy's per-request garbage fills
- * all of it before each scavenge, so every thread's RSS grows by that much; 16 MB keeps
- * a scavenge every few thousand requests and the process near its live size.
- */
-export const YOUNG_GENERATION_MB = 16;
 
 /** Messages from the primary to a worker. */
 export type ToWorker =

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVICE_NODE_FLAGS } from '../../services/shared/runtime.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -48,7 +49,7 @@ export function spawnRole(
   args: string[] = [],
   env: Record<string, string> = {},
 ): ServiceProcess {
-  const proc = spawn(process.execPath, ['dist/main.js', role, ...args], {
+  const proc = spawn(process.execPath, [...SERVICE_NODE_FLAGS, 'dist/main.js', role, ...args], {
     env: { ...process.env, LOG_LEVEL: 'info', DRAIN_DELAY_MS: '0', WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

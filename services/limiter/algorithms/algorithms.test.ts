@@ -1,17 +1,18 @@
 /**
- * The shared edge-case table (`cases.ts`) against the memory store with an injected
+ * The shared edge-case table (`cases.ts`) through the memory store with an injected
  * clock, plus the properties every registered algorithm must have.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../stores/memory.js';
+import { SharedStore } from '../stores/shared.js';
 import type { AlgorithmName, AlgorithmParams, Decision } from '../types.js';
 import { algorithmCases, CASE_START, replayCase } from './cases.js';
 import { ALGORITHM_NAMES, algorithms, createAlgorithm } from './index.js';
+import { ReferenceStore } from './testing.js';
 
 function clockedStore() {
   const clock = { now: CASE_START };
-  const store = new MemoryStore({ now: () => clock.now, sweepIntervalMs: 0 });
+  const store = SharedStore.create({ maxKeys: 16, now: () => clock.now, sweepIntervalMs: 0 });
   return { clock, store };
 }
 
@@ -120,16 +121,18 @@ describe.each(ALGORITHM_NAMES)('%s: properties', (name) => {
     fc.assert(
       fc.property(params, arrivals, (p, seq) => {
         const { clock, store } = clockedStore();
+        const reference = new ReferenceStore(() => clock.now);
         const algorithm = createAlgorithm(name, p);
         for (const { gap, cost } of seq) {
           clock.now += gap;
           const d = store.consume('k', algorithm, Math.min(cost, algorithm.maxCost));
+          expect(reference.consume('k', algorithm, Math.min(cost, algorithm.maxCost))).toEqual(d);
           for (const v of [d.remaining, d.resetMs, d.retryAfterMs]) {
             expect(Number.isInteger(v)).toBe(true);
             expect(v).toBeGreaterThanOrEqual(0);
           }
           expect(d.remaining).toBeLessThanOrEqual(algorithm.maxCost);
-          const state = store.peek('k');
+          const state = reference.peek('k');
           expect(algorithm.idleAt(state)).toBeLessThanOrEqual(clock.now + d.resetMs);
         }
         // At resetMs after the last request the key is idle: a sweep forgets it.

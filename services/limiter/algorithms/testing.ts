@@ -35,3 +35,29 @@ export function run(algorithm: Algorithm, arrivals: readonly Arrival[]): Decisio
   const state = algorithm.init(first ? first.at : CASE_START);
   return arrivals.map(({ at, cost }) => algorithm.consume(state, at, Math.min(cost, algorithm.maxCost)));
 }
+
+/**
+ * What every store must decide: the algorithm alone, one state per key in a `Map`,
+ * unbounded and on one thread; a new `algorithm.id` for a key starts it afresh, as the
+ * stores do on a policy change. The stores' contract tests compare with it.
+ */
+export class ReferenceStore {
+  readonly #states = new Map<string, { id: string; state: unknown }>();
+
+  constructor(readonly now: () => number) {}
+
+  consume(key: string, algorithm: Algorithm, cost: number): Decision {
+    const now = this.now();
+    let entry = this.#states.get(key);
+    if (entry === undefined || entry.id !== algorithm.id) {
+      entry = { id: algorithm.id, state: algorithm.init(now) };
+      this.#states.set(key, entry);
+    }
+    return algorithm.consume(entry.state, now, cost);
+  }
+
+  /** The state kept for `key`. */
+  peek(key: string): unknown {
+    return this.#states.get(key)?.state;
+  }
+}

@@ -1,30 +1,47 @@
 /**
  * @module
- * The store registry: `RATE_LIMIT_STORE` → factory. The memory store is here (over a
- * `sharedTable` when the limiter runs several worker threads, `stores/shared.ts`); the
- * Redis store (`stores/redis.ts`, behind the circuit of `stores/circuit.ts`) is `redis`.
+ * The store registry: `RATE_LIMIT_STORE` → factory. `memory` is the shared-memory table
+ * (`stores/shared.ts`), with one worker thread or several: the same table, the same
+ * decisions, the same bounds. `redis` (`stores/redis.ts`, behind the circuit of
+ * `stores/circuit.ts`) is the store across processes and machines.
  */
 import type { Logger } from '../../shared/logger.js';
 import type { LimiterConfig } from '../config.js';
+import type { PolicySet } from '../policies.js';
 import type { Store } from '../types.js';
-import { MemoryStore } from './memory.js';
-import { SharedStore, type SharedTable } from './shared.js';
+import { createSharedTable, DEFAULT_LOG_CAPACITY, SharedStore, type SharedTable } from './shared.js';
+import { codecs } from './shared-codecs.js';
 
 export interface StoreContext {
   config: LimiterConfig;
   log: Logger;
-  /** The memory store's table shared by the limiter's worker threads (absent: one thread). */
+  /** The policies the limiter starts with (they size the memory store's sliding-log region). */
+  policies: PolicySet;
+  /** The memory store's table when the primary thread made it for several workers. */
   sharedTable?: SharedTable;
 }
 
 export type StoreFactory = (context: StoreContext) => Store | Promise<Store>;
 
 export const stores: Partial<Record<LimiterConfig['rateLimitStore'], StoreFactory>> = {
-  memory: ({ config, sharedTable }) =>
-    sharedTable ? new SharedStore(sharedTable) : new MemoryStore({ maxKeys: config.rateLimitMaxKeys }),
+  memory: ({ config, policies, sharedTable }) =>
+    new SharedStore(sharedTable ?? createMemoryTable(config.rateLimitMaxKeys, policies)),
   // Loaded on demand: a memory-store limiter never loads the Redis client.
   redis: async (context) => (await import('./redis-factory.js')).createRedisStore(context),
 };
+
+/**
+ * The memory store's table: `maxKeys` (`RATE_LIMIT_MAX_KEYS`), and a sliding-log region long
+ * enough for every start-up policy (at least {@link DEFAULT_LOG_CAPACITY} entries, so a
+ * reload can still bring a modest sliding-window log).
+ */
+export function createMemoryTable(maxKeys: number, policies: PolicySet): SharedTable {
+  let logCapacity = DEFAULT_LOG_CAPACITY;
+  for (const { algorithm } of [policies.default, ...policies.byKey.values()]) {
+    if (algorithm) logCapacity = Math.max(logCapacity, codecs[algorithm.name].logEntries(algorithm.params));
+  }
+  return createSharedTable({ maxKeys, logCapacity });
+}
 
 /** @throws {Error} when the configured store is not available in this build. */
 export async function createStore(context: StoreContext): Promise<Store> {

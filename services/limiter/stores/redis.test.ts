@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedis } from '../../../tests/helpers/redis.js';
 import { algorithmCases, CASE_START } from '../algorithms/cases.js';
 import { ALGORITHM_NAMES, createAlgorithm } from '../algorithms/index.js';
+import { ReferenceStore } from '../algorithms/testing.js';
 import type { Decision } from '../types.js';
-import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
 
 let redis: RedisServer;
@@ -71,13 +71,13 @@ describe('redis store = memory store, decision for decision', () => {
         fc.asyncProperty(params, arrivals, async (p, seq) => {
           const algorithm = createAlgorithm(name, p);
           const memClock = { now: CASE_START + 12_345 };
-          const memory = new MemoryStore({ now: () => memClock.now, sweepIntervalMs: 0 });
+          const reference = new ReferenceStore(() => memClock.now);
           const key = freshKey();
           for (const { gap, cost } of seq) {
             memClock.now += gap;
             clock.now = memClock.now;
             const c = Math.min(cost, algorithm.maxCost);
-            expect(await store.consume(key, algorithm, c)).toEqual(memory.consume(key, algorithm, c));
+            expect(await store.consume(key, algorithm, c)).toEqual(reference.consume(key, algorithm, c));
           }
         }),
         { numRuns: 40 },

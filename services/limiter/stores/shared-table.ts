@@ -50,6 +50,8 @@ export const USED = 3;
 export const TRACKED = 0;
 /** Slots per tracked key. */
 const SLACK = 1.25;
+/** Grant times kept per key unless the start-up policies need more (`stores/index.ts`). */
+export const DEFAULT_LOG_CAPACITY = 128;
 
 /** Structured-cloneable (only SharedArrayBuffers and numbers): passed to workers via workerData. */
 export interface SharedTable {
@@ -77,13 +79,16 @@ export interface SharedTableOptions {
 
 /**
  * @param options.maxKeys - hard cap on tracked keys
- * @param [options.logCapacity=128] - largest sliding-window-log limit supported
+ * @param [options.logCapacity=DEFAULT_LOG_CAPACITY] - largest sliding-window-log limit supported
  * @throws {Error} naming a bad option
  * @example
  * const table = createSharedTable({ maxKeys: config.rateLimitMaxKeys });
  * new Worker(url, { workerData: { table } }); // each thread: new SharedStore(table)
  */
-export function createSharedTable({ maxKeys, logCapacity = 128 }: SharedTableOptions): SharedTable {
+export function createSharedTable({
+  maxKeys,
+  logCapacity = DEFAULT_LOG_CAPACITY,
+}: SharedTableOptions): SharedTable {
   if (!Number.isInteger(maxKeys) || maxKeys < 1)
     throw new Error(`maxKeys must be a positive integer; got ${maxKeys}`);
   if (!Number.isInteger(logCapacity) || logCapacity < 0)

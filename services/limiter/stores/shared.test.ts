@@ -1,7 +1,7 @@
 /**
  * The shared store on one thread, with an injected clock: the shared edge-case table
  * (`algorithms/cases.ts`, as the memory and Redis stores pass it), decision-for-decision
- * agreement with the memory store on random arrivals, then its own duties: the key cap,
+ * agreement with the reference store (the algorithm over a `Map`) on random arrivals, then its own duties: the key cap,
  * eviction, idle reclaim, policy changes, the log capacity, clear. Across threads:
  * `shared.threads.test.ts`.
  */
@@ -9,9 +9,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { algorithmCases, CASE_START, replayCase } from '../algorithms/cases.js';
 import { ALGORITHM_NAMES, createAlgorithm } from '../algorithms/index.js';
-import { arrivalsArb } from '../algorithms/testing.js';
-import { MemoryStore } from './memory.js';
-import { createSharedTable, SharedStore } from './shared.js';
+import { arrivalsArb, ReferenceStore } from '../algorithms/testing.js';
+import { compilePolicies, unsupportedPolicies } from '../policies.js';
+import { createMemoryTable } from './index.js';
+import { createSharedTable, DEFAULT_LOG_CAPACITY, SharedStore } from './shared.js';
 
 const bucket = createAlgorithm('token-bucket', { limit: 10, windowMs: 1000, burst: 10 });
 /** Refills 10 per hour: a drained key stays busy (not idle) for the length of a test. */
@@ -38,7 +39,7 @@ describe('the shared edge-case table, shared store', () => {
   }
 });
 
-describe('shared store = memory store, decision for decision', () => {
+describe('shared store = the reference store, decision for decision', () => {
   const params = fc.record({
     limit: fc.integer({ min: 1, max: 12 }),
     windowMs: fc.constantFrom(1, 7, 100, 333, 1000, 60_000),
@@ -54,12 +55,12 @@ describe('shared store = memory store, decision for decision', () => {
             now: () => clock.now,
             sweepIntervalMs: 0,
           });
-          const memory = new MemoryStore({ now: () => clock.now, sweepIntervalMs: 0 });
+          const reference = new ReferenceStore(() => clock.now);
           arrivals.forEach(({ at, cost }, i) => {
             clock.now = at;
             const key = `k${i % 3}`;
             const c = Math.min(cost, algorithm.maxCost);
-            expect(shared.consume(key, algorithm, c)).toEqual(memory.consume(key, algorithm, c));
+            expect(shared.consume(key, algorithm, c)).toEqual(reference.consume(key, algorithm, c));
           });
         }),
         { numRuns: 100 },
@@ -158,7 +159,8 @@ describe('shared store: policies and the table', () => {
     const fits = createAlgorithm('sliding-window-log', { limit: 1000, windowMs: 1000, burst: 1000 });
     expect(store.consume('k', fits, 1000)).toMatchObject({ allowed: true, remaining: 0 });
     const tooLong = createAlgorithm('sliding-window-log', { limit: 1001, windowMs: 1000, burst: 1001 });
-    const refusal = /limit 1001 .* holds 1000; run the limiter with WORKERS=1 or RATE_LIMIT_STORE=redis/;
+    const refusal =
+      /limit 1001 .* holds 1000; restart the limiter with this policy .* or use RATE_LIMIT_STORE=redis/;
     expect(() => store.assertSupported(tooLong)).toThrow(refusal);
     expect(() => store.consume('k', tooLong, 1)).toThrow(refusal);
   });
@@ -177,5 +179,27 @@ describe('shared store: policies and the table', () => {
   it('rejects a bad table size with an error naming it', () => {
     expect(() => createSharedTable({ maxKeys: 0 })).toThrow(/maxKeys/);
     expect(() => createSharedTable({ maxKeys: 10, logCapacity: -1 })).toThrow(/logCapacity/);
+  });
+});
+
+describe('the memory table of a limiter (stores/index.ts)', () => {
+  const policies = (input: unknown) => compilePolicies(input, 'test');
+  it('holds a sliding log as long as the longest of the start-up policies, at least the default', () => {
+    const buckets = policies({ default: { algorithm: 'token-bucket', limit: 5000, window: '1s' } });
+    expect(createMemoryTable(10, buckets).logCapacity).toBe(DEFAULT_LOG_CAPACITY);
+    const long = policies({
+      default: { algorithm: 'token-bucket', limit: 10, window: '1s' },
+      clients: { batch: { algorithm: 'sliding-window-log', limit: 600, window: '60s' } },
+    });
+    const table = createMemoryTable(10, long);
+    expect(table.logCapacity).toBe(600);
+    expect(table.maxKeys).toBe(10);
+    const store = new SharedStore(table, { sweepIntervalMs: 0 });
+    expect(unsupportedPolicies(long, store)).toEqual([]);
+    // A reload may not bring a longer log than the table was sized for.
+    const longer = policies({ default: { algorithm: 'sliding-window-log', limit: 601, window: '60s' } });
+    expect(unsupportedPolicies(longer, store)).toEqual([
+      { path: 'default', message: expect.stringMatching(/limit 601 needs 601 log entries .* holds 600/) },
+    ]);
   });
 });

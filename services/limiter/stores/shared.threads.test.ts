@@ -7,7 +7,7 @@
  *   they admit more);
  * - a seeded random arrival sequence (instants with random gaps, random requests per key
  *   per instant), the threads in lockstep per instant: the same count per key as the
- *   single-threaded memory store over the same sequence. Well-defined because every
+ *   single-threaded reference store (the algorithm over a `Map`). Well-defined because every
  *   request costs 1, so within one instant the order does not change how many pass.
  */
 import { Worker } from 'node:worker_threads';
@@ -15,8 +15,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { seeded } from '../../balancer/strategies/seeded.js';
 import { CASE_START } from '../algorithms/cases.js';
 import { ALGORITHM_NAMES, createAlgorithm } from '../algorithms/index.js';
+import { ReferenceStore } from '../algorithms/testing.js';
 import type { AlgorithmName } from '../types.js';
-import { MemoryStore } from './memory.js';
 import { createSharedTable } from './shared.js';
 import type { HammerData, Scenario, Tick } from './shared.threads.worker.js';
 
@@ -41,11 +41,11 @@ function randomArrivals(algorithm: AlgorithmName, seed: number): Scenario {
   return { algorithm, params: { limit: 12, windowMs: 1000, burst: 6 }, keys: 3, ticks };
 }
 
-/** Admitted per key when one thread replays the scenario through the memory store. */
+/** Admitted per key when one thread replays the scenario through the reference store. */
 function oneThread({ algorithm: name, params, keys, ticks }: Scenario): number[] {
   const algorithm = createAlgorithm(name, params);
   const clock = { now: 0 };
-  const store = new MemoryStore({ now: () => clock.now, sweepIntervalMs: 0 });
+  const store = new ReferenceStore(() => clock.now);
   const counts: number[] = new Array(keys).fill(0);
   for (const { at, requests } of ticks) {
     clock.now = at;
@@ -96,7 +96,7 @@ describe(`shared store: ${THREADS} threads on one table admit what one thread wo
       expect(oneThread(scenarios[2 * i] as Scenario)).toEqual([QUOTA, QUOTA]);
     });
 
-    it(`${name}: a random arrival sequence admits the memory store's count per key`, () => {
+    it(`${name}: a random arrival sequence admits the reference store's count per key`, () => {
       const expected = oneThread(scenarios[2 * i + 1] as Scenario);
       expect(expected.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
       expect(admitted[2 * i + 1]).toEqual(expected);

@@ -1,10 +1,13 @@
 /**
  * @module
- * The memory store shared across worker threads: the per-key algorithm state lives in a
- * `SharedArrayBuffer` table (`shared-table.ts`) that every thread maps, so with
+ * The memory store (`RATE_LIMIT_STORE=memory`): the per-key algorithm state lives in a
+ * fixed `SharedArrayBuffer` table (`shared-table.ts`) that every thread maps, so with
  * `WORKERS=N` one client's quota is one quota, not N. The main thread makes the table
- * (`createSharedTable`), passes it to each worker in `workerData`, and each thread wraps
- * it in its own `SharedStore`.
+ * (`createMemoryTable` in `stores/index.ts`), passes it to each worker in `workerData`, and
+ * each thread wraps it in its own `SharedStore`; with one thread, the same table and
+ * store, so one worker or four decide and bound alike. A table also keeps the heap
+ * small: no object per key for the garbage collector to trace or promote (a `Map` of
+ * entries did, and its churn under a flood of new keys filled the old generation).
  *
  * Exactness: a decision locks the key's two buckets (lower index first, so two threads
  * never wait on each other in a cycle), finds or claims the key's slot, decodes its state
@@ -31,8 +34,9 @@
  * has used (every thread runs the same policies, so every thread can sweep every key).
  *
  * The sliding-window log keeps up to `limit` grant times per key in the table's log
- * region, `logCapacity` entries per slot (a table option): a policy whose limit exceeds
- * it is refused with an Error (never decided inexactly).
+ * region, `logCapacity` entries per slot (sized for the start-up policies): a policy
+ * whose limit exceeds it, brought by a reload, is refused with an Error (never decided
+ * inexactly).
  */
 import type { Algorithm, Decision, Store } from '../types.js';
 import { codecs, type StateCodec } from './shared-codecs.js';
@@ -41,17 +45,19 @@ import {
   ALGORITHM,
   BUCKET_SLOTS,
   bucketOf,
+  createSharedTable,
   FINGERPRINT_HI,
   FINGERPRINT_LO,
   Fingerprint,
   type SharedTable,
+  type SharedTableOptions,
   SLOT_INT32,
   TableView,
   TRACKED,
   USED,
 } from './shared-table.js';
 
-export { createSharedTable, type SharedTable } from './shared-table.js';
+export { createSharedTable, DEFAULT_LOG_CAPACITY, type SharedTable } from './shared-table.js';
 
 /** An algorithm this store has used, with what it needs to read and write its states. */
 interface Binding {
@@ -103,6 +109,18 @@ export class SharedStore implements Store {
       this.#timer = setInterval(() => this.sweep(), sweepIntervalMs);
       this.#timer.unref();
     }
+  }
+  /**
+   * A store over a table of its own, for one thread (tests, the algorithms bench).
+   * @example
+   * const store = SharedStore.create({ maxKeys: 1000, now: () => clock.now, sweepIntervalMs: 0 });
+   */
+  static create({
+    maxKeys = 100_000,
+    logCapacity,
+    ...options
+  }: SharedStoreOptions & Partial<SharedTableOptions> = {}): SharedStore {
+    return new SharedStore(createSharedTable({ maxKeys, logCapacity }), options);
   }
 
   consume(key: string, algorithm: Algorithm, cost: number): Decision {
@@ -190,8 +208,9 @@ export class SharedStore implements Store {
       if (entries > this.table.logCapacity) {
         throw new Error(
           `${algorithm.id}: limit ${algorithm.params.limit} needs ${entries} log entries per key, ` +
-            `but the shared memory table holds ${this.table.logCapacity}; ` +
-            'run the limiter with WORKERS=1 or RATE_LIMIT_STORE=redis, or a larger logCapacity',
+            `but the memory store's table, sized when the limiter started, holds ${this.table.logCapacity}; ` +
+            'restart the limiter with this policy in RATE_LIMIT_POLICIES (the table is sized for ' +
+            'the largest sliding-window log it starts with), or use RATE_LIMIT_STORE=redis',
         );
       }
       const hash = this.#fingerprint.of(algorithm.id, 0).hi || 1;
