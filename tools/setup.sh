@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make setup` / `npm run setup`: a Debian/Ubuntu laptop gets what the tests and benchmarks use
-# (redis-server, prometheus + promtool, nginx, haproxy, wrk, busybox-static, docker-compose, kustomize;
+# (redis-server, prometheus + promtool, nginx, haproxy, wrk, busybox-static, chromium, docker-compose, kustomize;
 # Docker only when there is none), then `npm ci` as you. Unlike .ci/run (CI's own, for a
 # throwaway root machine):
 # - apt runs through sudo; npm ci runs as the checkout's owner (`sudo make setup` included), so
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(redis-server prometheus nginx haproxy wrk busybox-static ca-certificates)
+PACKAGES=(redis-server prometheus nginx haproxy wrk busybox-static chromium ca-certificates)
 # The Debian daemons those packages bring; the tests start their own on free ports.
 DAEMONS=(redis-server prometheus nginx haproxy)
 
@@ -26,7 +26,7 @@ as_owner() {
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -- "$@"; fi; }
 
 if ! command -v apt-get >/dev/null; then
-  echo "setup: no apt-get here (not Debian/Ubuntu): install redis-server, prometheus, nginx, haproxy and wrk" >&2
+  echo "setup: no apt-get here (not Debian/Ubuntu): install redis-server, prometheus, nginx, haproxy, wrk and chromium" >&2
   echo "  yourself (macOS: brew install redis prometheus nginx haproxy wrk); the compose test and" >&2
   echo "  make offline-images need Linux. Running npm ci only." >&2
   as_owner npm ci --no-audit --no-fund
