@@ -18,7 +18,11 @@ const PANELS = ROWS.flatMap((row) => row.panels);
 
 describe('configs', () => {
   it.skipIf(withoutPromtool)('promtool check config accepts every Prometheus config', async () => {
-    for (const file of ['prometheus/prometheus.yml', 'prometheus/prometheus.scaled.yml']) {
+    for (const file of [
+      'prometheus/prometheus.yml',
+      'prometheus/prometheus.scaled.yml',
+      'prometheus/prometheus.swarm.yml',
+    ]) {
       const result = await run('promtool', ['check', 'config', file], { cwd: ROOT });
       expect(result.code, `${file}: ${result.stdout}${result.stderr}`).toBe(0);
     }
