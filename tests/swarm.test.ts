@@ -398,6 +398,7 @@ if (typeof engine === 'string' && CI) {
         ])
       ).stdout.trim();
       expect(before).toContain(victimTask);
+      const retriesBefore = await balancerRetries();
       const traffic = steadyTraffic();
       await sleep(1_000);
       const killed = performance.now();
@@ -434,10 +435,12 @@ if (typeof engine === 'string' && CI) {
       const answers = await traffic.stop();
       const failed = answers.filter((a) => a.status !== 200);
       const onReplacement = answers.filter((a) => address.some((ip) => a.node === `${ip}:8080`)).length;
+      const retries = (await balancerRetries()) - retriesBefore;
       console.log(
         `swarm test: node task SIGKILLed (docker kill): replaced by Swarm (new task running, healthy) after ` +
           `${(replacedMs / 1000).toFixed(1)} s, in the balancer's rotation after ${(inRotationMs / 1000).toFixed(1)} s; ` +
-          `${answers.length} GETs sent at ${RATE}/s, ${failed.length} failed, ${onReplacement} answered by the new task`,
+          `${answers.length} GETs sent at ${RATE}/s, ${failed.length} failed, ${onReplacement} answered by the new task; ` +
+          `balancer retries ${retries}`,
       );
       expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
       expect(onReplacement).toBeGreaterThan(0);
