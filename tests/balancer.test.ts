@@ -123,15 +123,16 @@ describe('balancer process: proxying', () => {
     await response.arrayBuffer();
   });
 
-  it('answers 503 JSON when no upstream is healthy', async () => {
+  it('answers 503 problem+json when no upstream is healthy', async () => {
     const dead = [await freePort(), await freePort()].map((p) => `http://127.0.0.1:${p}`);
     const lb = await startBalancer(dead, { LB_HEALTH_INTERVAL: '200ms', LB_HEALTH_FALL: '1' });
     await sleep(800);
     const response = await fetch(`${lb.url}/anything`);
     expect(response.status).toBe(503);
-    expect(response.headers.get('content-type')).toMatch(/json/);
-    const body = (await response.json()) as { error: string; upstreams: unknown[] };
-    expect(body.error).toMatch(/no healthy upstream/);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    const body = (await response.json()) as { status: number; detail: string; upstreams: unknown[] };
+    expect(body.status).toBe(503);
+    expect(body.detail).toMatch(/no healthy upstream/);
     expect(body.upstreams).toHaveLength(2);
   });
 
@@ -181,7 +182,8 @@ describe('balancer process: proxying', () => {
     });
     const response = await fetch(`${lb.url}/data/slow`);
     expect(response.status).toBe(504);
-    expect(((await response.json()) as { error: string }).error).toMatch(/timed out/);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(((await response.json()) as { detail: string }).detail).toMatch(/timed out/);
   });
 
   it('consistent-hash sends POST /data (key in the body) and GET /data/:key to the same node', async () => {

@@ -489,7 +489,7 @@ describe("path traversal: a node's /admin and /metrics are never reachable throu
           continue;
         }
         expect(answer.statuses, label).toEqual([400]);
-        expect(answer.firstBody, label).toMatch(/"error":"request (target|path) must not/);
+        expect(answer.firstBody, label).toMatch(/"detail":"request (target|path) must not/);
         expect(answer.text, label).not.toMatch(/x-node-id/i);
       }
       await expectStillServing(target, 'traversal attempts');

@@ -17,15 +17,21 @@
  * synchronous.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ForwardOptions, forward, PROXY_ROUTE, sendJson, sendTooLarge } from '../shared/forward.js';
+import { type ForwardOptions, forward, PROXY_ROUTE, sendTooLarge } from '../shared/forward.js';
 import type { Logger } from '../shared/logger.js';
 import { methodLabel, type ServiceMetrics } from '../shared/metrics.js';
 import { clientStatus, type ForwardOutcome, isRetryable } from '../shared/outcome.js';
+import { type Problem, sendProblem } from '../shared/problem.js';
 import type { BalancerConfig } from './config.js';
 import type { PickContext, Strategy } from './strategies/types.js';
 import type { Upstream, UpstreamSet } from './upstreams.js';
 
 const DATA_PATH = /^\/data\/([^/?]+)/;
+const NOT_ORIGIN_FORM: Problem = {
+  status: 400,
+  title: 'Bad Request',
+  detail: 'request target must be a path (origin-form)',
+};
 
 /** The request's affinity key (see {@link PickContext.hashKey}); one per balancer. */
 class RequestKey implements PickContext {
@@ -70,7 +76,7 @@ export class BalancerDataPlane {
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const ex = new Exchange(this, req, res);
     if (req.url?.charCodeAt(0) !== 47 /* / */) {
-      sendJson(res, 400, { error: 'request target must be a path (origin-form)' });
+      sendProblem(res, NOT_ORIGIN_FORM);
       ex.record(400);
       return;
     }
@@ -159,8 +165,10 @@ class Exchange implements ForwardOptions {
     if (exclude) candidates = candidates.filter((u) => u !== exclude);
     if (candidates.length === 0) {
       const status = 503;
-      sendJson(this.res, status, {
-        error: exclude ? 'no other healthy upstream to retry on' : 'no healthy upstream',
+      sendProblem(this.res, {
+        status,
+        title: 'Service Unavailable',
+        detail: exclude ? 'no other healthy upstream to retry on' : 'no healthy upstream',
         upstreams: upstreams.all.map((u) => ({
           name: u.id,
           healthy: u.healthy,

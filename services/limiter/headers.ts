@@ -9,6 +9,7 @@
  * - optionally legacy `X-RateLimit-Limit/Remaining/Reset`, Reset in seconds until reset
  *   (Envoy's meaning, not express-rate-limit's epoch seconds).
  */
+import { problemHeaders } from '../shared/problem.js';
 import type { Policy } from './policies.js';
 import type { Decision } from './types.js';
 
@@ -56,11 +57,8 @@ export function rejection(
   const retry = String(seconds(decision.retryAfterMs));
   // Policy names are ASCII (validated), so the body's length in bytes is its length.
   const body = `${policy.problemPrefix}${retry}}`;
-  const headers = pushRateLimitFields(
-    ['Content-Type', 'application/problem+json', 'Content-Length', String(body.length), 'Retry-After', retry],
-    policy,
-    decision,
-    legacy,
-  );
+  const headers = problemHeaders(body.length);
+  headers.push('Retry-After', retry);
+  pushRateLimitFields(headers, policy, decision, legacy);
   return { headers, body };
 }

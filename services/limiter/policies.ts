@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../shared/duration.js';
+import { problemJsonPrefix } from '../shared/problem.js';
 import { ALGORITHM_NAMES, createAlgorithm } from './algorithms/index.js';
 import { PARAM_BOUNDS } from './algorithms/params.js';
 import type { Algorithm, Store } from './types.js';
@@ -225,9 +226,17 @@ function compilePolicy(name: string, input: z.output<typeof policySchema>, isDef
   // `w` is an Integer in the draft: whole seconds, at least 1.
   const w = Math.max(1, Math.round(windowMs / 1000));
   const summary = `${limit} requests per ${formatWindow(windowMs)} (${algorithm.name})`;
-  const problemPrefix = `{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","title":"Too Many Requests","status":429,"detail":${JSON.stringify(
-    `over the rate limit of policy "${name}": ${summary}`,
-  )},"policy":${JSON.stringify(name)},"violated-policies":[${JSON.stringify(name)}],"retry_after":`;
+  const problemPrefix = problemJsonPrefix(
+    {
+      type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+      title: 'Too Many Requests',
+      status: 429,
+      detail: `over the rate limit of policy "${name}": ${summary}`,
+      policy: name,
+      'violated-policies': [name],
+    },
+    'retry_after',
+  );
   return {
     name,
     client,

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../shared/logger.js';
 import { methodLabel, type ServiceMetrics } from '../shared/metrics.js';
+import { type Problem, sendProblem } from '../shared/problem.js';
 import { allowedHeaders, rejection } from './headers.js';
 import type { Identity } from './identity.js';
 import type { LimiterMetrics } from './metrics.js';
@@ -40,12 +41,12 @@ export interface RateLimitOptions {
   failMode?: 'open' | 'closed';
 }
 
-const STORE_DOWN_BODY = JSON.stringify({
-  type: 'about:blank',
-  title: 'Service Unavailable',
+const STORE_DOWN: Problem = {
   status: 503,
+  title: 'Service Unavailable',
   detail: 'the rate-limit store is unavailable and RATE_LIMIT_FAIL_MODE=closed',
-});
+};
+const RETRY_IN_A_SECOND = ['Retry-After', '1'];
 
 /** Store keys: a named client's requests share one quota; default-policy clients have one each. */
 const storeKey = (policy: Policy, identity: Identity) => (policy.shared ? `c:${policy.name}` : identity.key);
@@ -85,16 +86,7 @@ export function rateLimit({
       pass(req, res, undefined);
       return;
     }
-    if (res.headersSent || res.destroyed) return;
-    res.writeHead(503, [
-      'Content-Type',
-      'application/problem+json',
-      'Content-Length',
-      String(STORE_DOWN_BODY.length),
-      'Retry-After',
-      '1',
-    ]);
-    res.end(STORE_DOWN_BODY);
+    sendProblem(res, STORE_DOWN, RETRY_IN_A_SECOND);
     metrics.recordRequest('/*', methodLabel(req.method), 503, (performance.now() - start) / 1000);
   }
 

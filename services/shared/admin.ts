@@ -10,10 +10,16 @@
  * No token configured → the admin API is off (404, as if it did not exist); a wrong or
  * missing token → 401. Tokens are compared in constant time over their SHA-256 digests,
  * so neither the content nor the length leaks through timing.
+ *
+ * Every refusal is thrown as Hono's `HTTPException` carrying its answer,
+ * `{"error": "...", ...}` (see {@link adminRefusal}); Hono's error handling (the service
+ * app's `onError`, or the default one) sends it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import {
   type ConfigChanges,
@@ -31,17 +37,37 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 /** Largest `PUT /admin/config` body: a policies document with thousands of clients fits. */
 export const ADMIN_BODY_LIMIT = 1024 * 1024;
 
+/**
+ * A refused control-plane request: `{"error": message, ...members}` with `status`.
+ * @param [headers] - e.g. `WWW-Authenticate` on a 401
+ * @example
+ * throw adminRefusal(400, 'body must be a JSON object');
+ */
+export function adminRefusal(
+  status: ContentfulStatusCode,
+  message: string,
+  members: Record<string, unknown> = {},
+  headers?: Record<string, string>,
+): HTTPException {
+  const res = Response.json({ error: message, ...members }, { status, headers });
+  return new HTTPException(status, { message, res });
+}
+
 /** Guards `/admin/*`: 404 when `token` is undefined, 401 unless `Authorization: Bearer <token>`. */
 export function adminAuth(token: string | undefined): MiddlewareHandler {
   const expected = token === undefined ? undefined : digest(token);
   return async function adminAuth(c, next) {
-    if (!expected) return c.json({ error: 'admin API is off: start the service with ADMIN_TOKEN set' }, 404);
+    if (!expected) throw adminRefusal(404, 'admin API is off: start the service with ADMIN_TOKEN set');
     const header = c.req.header('authorization') ?? '';
     // The auth scheme is case-insensitive (RFC 9110 §11.1): `bearer x` is `Bearer x`.
     const given = /^bearer /i.test(header) ? header.slice(7) : '';
     if (!timingSafeEqual(digest(given), expected)) {
-      c.header('WWW-Authenticate', 'Bearer realm="admin"');
-      return c.json({ error: 'unauthorized: send Authorization: Bearer <ADMIN_TOKEN>' }, 401);
+      throw adminRefusal(
+        401,
+        'unauthorized: send Authorization: Bearer <ADMIN_TOKEN>',
+        {},
+        { 'WWW-Authenticate': 'Bearer realm="admin"' },
+      );
     }
     await next();
   };
@@ -127,7 +153,7 @@ export function adminApp<Update extends z.ZodType>({
     maxSize: ADMIN_BODY_LIMIT,
     onError: (c) => {
       discardUnreadBody(c);
-      return c.json({ error: `body larger than ${ADMIN_BODY_LIMIT} bytes; nothing was changed` }, 413);
+      throw adminRefusal(413, `body larger than ${ADMIN_BODY_LIMIT} bytes; nothing was changed`);
     },
   });
   admin.put('/config', limit, async (c) => {
@@ -135,22 +161,18 @@ export function adminApp<Update extends z.ZodType>({
     try {
       body = JSON.parse(await c.req.text(), refuseProtoKey);
     } catch (error) {
-      if (error instanceof ProtoKeyError) return c.json({ error: error.message }, 400);
-      return c.json({ error: 'body must be a JSON object' }, 400);
+      throw adminRefusal(400, error instanceof ProtoKeyError ? error.message : 'body must be a JSON object');
     }
     const parsed = live.update.safeParse(body);
     if (!parsed.success) {
-      return c.json(
-        { error: 'invalid config update; nothing was changed', issues: parsed.error.issues },
-        400,
-      );
+      throw adminRefusal(400, 'invalid config update; nothing was changed', { issues: parsed.error.issues });
     }
     let changed: SettingChange[];
     try {
       changed = await applyEverywhere(parsed.data);
     } catch (error) {
       if (error instanceof InvalidUpdateError) {
-        return c.json({ error: `${error.message}; nothing was changed`, issues: error.issues }, 400);
+        throw adminRefusal(400, `${error.message}; nothing was changed`, { issues: error.issues });
       }
       throw error;
     }

@@ -164,7 +164,7 @@ describe('forward', () => {
     const reply = await send(`${url}/x`);
     proxyRetry.close();
     expect(reply.status).toBe(502);
-    expect(JSON.parse(reply.body).error).toMatch(/connect/);
+    expect(JSON.parse(reply.body)).toMatchObject({ status: 502, detail: expect.stringMatching(/connect/) });
     expect(outcomes.at(-1)).toMatchObject({ status: 0, error: 'connect', sent: false });
     expect(retryable).toBe(true);
   });

@@ -25,7 +25,7 @@
  * - applies a per-try timeout (time to the response headers, and between body chunks);
  * - reports one {@link ForwardOutcome} to `onDone`, which may take over a failed try
  *   that has sent nothing to the client yet (the balancer retries it elsewhere);
- *   otherwise a failure becomes 502 (or 504 on timeout) JSON.
+ *   otherwise a failure becomes a 502 (or 504 on timeout) problem+json.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -34,7 +34,7 @@ import { discardRequestBody } from './discard.js';
 import { DRAIN_HEADER } from './drain.js';
 import { HOP_BY_HOP_RESPONSE, type RequestFacts, upstreamRequestHeaders } from './headers.js';
 import { errorKind, type ForwardErrorKind, type ForwardOutcome } from './outcome.js';
-import { sendProblem } from './problem.js';
+import { type Problem, sendProblem } from './problem.js';
 import { requestTargetProblem } from './request-target.js';
 
 /** The `route` label for every proxied request in `http_requests_total` (see metrics.ts). */
@@ -67,24 +67,7 @@ export interface ForwardOptions {
   onDone?(outcome: ForwardOutcome): boolean | undefined;
 }
 
-/** A preset JSON error answer (the proxy's own, not an upstream's). */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: object,
-  extraHeaders: readonly string[] = [],
-): void {
-  if (res.headersSent || res.destroyed) return;
-  const payload = JSON.stringify(body);
-  res.writeHead(status, [
-    'content-type',
-    'application/json',
-    'content-length',
-    String(Buffer.byteLength(payload)),
-    ...extraHeaders,
-  ]);
-  res.end(payload);
-}
+const UPSTREAM_TIMED_OUT: Problem = { status: 504, title: 'Gateway Timeout', detail: 'upstream timed out' };
 
 /**
  * The proxies' own 413 for a request body over BODY_LIMIT; the rest of the body is read
@@ -212,9 +195,13 @@ class ForwardTry implements Dispatcher.DispatchHandler, ForwardOutcome, RequestF
       return;
     }
     if (this.finish(kind, error) || kind === 'aborted') return;
-    if (kind === 'timeout')
-      sendJson(this.res, 504, { error: 'upstream timed out' }, this.options.responseHeaders);
-    else sendJson(this.res, 502, { error: `upstream failed: ${kind}` }, this.options.responseHeaders);
+    if (kind === 'timeout') sendProblem(this.res, UPSTREAM_TIMED_OUT, this.options.responseHeaders);
+    else
+      sendProblem(
+        this.res,
+        { status: 502, title: 'Bad Gateway', detail: `upstream failed: ${kind}` },
+        this.options.responseHeaders,
+      );
     this.discardUnsentBody();
   }
 
@@ -302,7 +289,7 @@ class BodyLimiter extends Transform {
 
 /** Answers 400 before anything is sent upstream; still reports one outcome to `onDone`. */
 function refuse(attempt: ForwardTry, problem: string): void {
-  sendJson(attempt.res, 400, { error: problem });
+  sendProblem(attempt.res, { status: 400, title: 'Bad Request', detail: problem });
   refused(attempt, 400);
 }
 

@@ -1,9 +1,12 @@
 /**
  * @module
  * The one writer of the services' own refusals on the data plane, as problem details
- * (RFC 9457, `application/problem+json`): a body over the limit, a request Node's parser
- * refused, an upstream that failed. `type` is always `about:blank`, so `title` is the
- * status's name and `detail` says what this request did wrong.
+ * (RFC 9457, `application/problem+json`): a refused request target or body, a request
+ * Node's parser refused, no healthy upstream, an upstream that failed or timed out, a
+ * rate-limit store that is down, the 429. `type` is `about:blank` unless a registered
+ * type fits (the 429's `quota-exceeded`), so `title` is the status's name and `detail`
+ * says what this request did wrong. (The control plane answers with Hono's
+ * `HTTPException`s, see `admin.ts`.)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { endBeforeBody } from './discard.js';
@@ -11,6 +14,8 @@ import { endBeforeBody } from './discard.js';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export interface Problem {
+  /** A problem type URI; `about:blank` when absent. */
+  type?: string;
   status: number;
   title: string;
   detail: string;
@@ -19,8 +24,25 @@ export interface Problem {
 }
 
 /** The JSON text of a problem, `type` first. */
-export function problemJson({ status, title, detail, ...members }: Problem): string {
-  return JSON.stringify({ type: 'about:blank', title, status, detail, ...members });
+export function problemJson({ type = 'about:blank', status, title, detail, ...members }: Problem): string {
+  return JSON.stringify({ type, title, status, detail, ...members });
+}
+
+/**
+ * The JSON text of `problem` up to the value of one last member, which each answer
+ * appends, then `}`: the 429 is built from its policy's prefix and `retry_after`, with no
+ * stringify per rejection.
+ */
+export function problemJsonPrefix(problem: Problem, lastMember: string): string {
+  return `${problemJson(problem).slice(0, -1)},${JSON.stringify(lastMember)}:`;
+}
+
+/**
+ * The head of a problem answer, flat `[name, value, ...]`: its `Content-Type` and the
+ * body's length in bytes, for a caller that pushes its own fields after them.
+ */
+export function problemHeaders(bytes: number): string[] {
+  return ['content-type', PROBLEM_CONTENT_TYPE, 'content-length', String(bytes)];
 }
 
 /**
@@ -37,13 +59,9 @@ export function sendProblem(
 ): void {
   if (res.headersSent || res.destroyed) return;
   const body = problemJson(problem);
-  res.writeHead(problem.status, [
-    'content-type',
-    PROBLEM_CONTENT_TYPE,
-    'content-length',
-    String(Buffer.byteLength(body)),
-    ...extraHeaders,
-  ]);
+  const headers = problemHeaders(Buffer.byteLength(body));
+  for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i] as string);
+  res.writeHead(problem.status, headers);
   if (unreadBody) endBeforeBody(unreadBody, res, body);
   else res.end(body);
 }

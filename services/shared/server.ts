@@ -23,7 +23,7 @@ import { ConfigError } from './config.js';
 import { DRAIN_HEADER, Drain } from './drain.js';
 import type { Logger } from './logger.js';
 import { methodLabel, type ServiceMetrics } from './metrics.js';
-import { type Problem, problemJson, sendProblem } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, type Problem, problemJson, sendProblem } from './problem.js';
 
 export type DataPlane = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -133,7 +133,7 @@ function clientErrorAnswer(code: string | undefined) {
     const problem = (code && PARSER_REFUSALS[code]) || MALFORMED;
     const body = problemJson(problem);
     const head =
-      `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: application/problem+json\r\n` +
+      `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
     answer = { status: problem.status, bytes: Buffer.from(head + body) };
     clientErrorAnswers.set(code, answer);
