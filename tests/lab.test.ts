@@ -1,6 +1,7 @@
 /**
- * `npm run lab` as a learner runs it: every service healthy, then Ctrl-C (SIGINT to the
- * whole process group, as a terminal sends it) leaves no process behind.
+ * `npm run lab` as a learner runs it: every service healthy, the console's kill and revive
+ * carried out by the lab runner, then Ctrl-C (SIGINT to the whole process group, as a
+ * terminal sends it) leaves no process behind.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -31,6 +32,24 @@ describe('npm run lab', () => {
         expect(health.status, name).toBe(200);
       }
       expect(processesMatching('dist/main.js', `--port ${urls[0]?.port}`)).toHaveLength(1);
+
+      // The console the lab started kills and revives a node through the lab runner.
+      const consoleUrl = urls.find((u) => u.name === 'console')?.url;
+      const nodeControl = async (action: string) => {
+        const response = await fetch(`${consoleUrl}/api/nodes/node-2/${action}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        });
+        expect(response.status, `${action}: ${await response.clone().text()}`).toBe(200);
+        const { nodes } = (await response.json()) as { nodes: { name: string; reachable: boolean }[] };
+        return nodes.find((n) => n.name === 'node-2')?.reachable;
+      };
+      const node2 = urls.find((u) => u.name === 'node-2')?.port;
+      expect(await nodeControl('kill')).toBe(false);
+      expect(processesMatching('dist/main.js', `--port ${node2}`)).toEqual([]);
+      expect(await nodeControl('revive')).toBe(true);
+      expect(processesMatching('dist/main.js', `--port ${node2}`)).toHaveLength(1);
 
       process.kill(-(lab.proc.pid as number), 'SIGINT');
       // npm itself dies of the SIGINT, as in a terminal; the lab runner below it exits 0.
