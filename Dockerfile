@@ -1,4 +1,4 @@
-# One image for all three roles: `node dist/main.js <node|balancer|limiter>`.
+# One image for every role: `node dist/main.js <node|balancer|limiter|console>`.
 # The base is chosen by NODE_IMAGE (default: a pinned Node LTS on Alpine); on a machine that
 # cannot pull, `make offline-images` builds a substitute from the host's own node and npm.
 ARG NODE_IMAGE=node:24.22.3-alpine3.24
@@ -26,6 +26,9 @@ ENV NODE_ENV=production \
 COPY --from=build --chown=1000:1000 /app/package.json ./package.json
 COPY --from=build --chown=1000:1000 /app/node_modules ./node_modules
 COPY --from=build --chown=1000:1000 /app/dist ./dist
+# The console's page (served as files) and the scenario data its traffic reads.
+COPY --from=build --chown=1000:1000 /app/services/console/public ./services/console/public
+COPY --chown=1000:1000 loadtests/scenarios.json ./loadtests/scenarios.json
 USER node
 EXPOSE 8080
 # Every role answers GET /healthz on its own port; fetch is built into Node, so no curl needed.

@@ -32,10 +32,11 @@ LIMITER_PORT ?= 8080
 BALANCER_PORT ?= 8081
 PROMETHEUS_PORT ?= 9090
 GRAFANA_PORT ?= 3000
+CONSOLE_PORT ?= 8090
 NODE1_PORT ?= 5001
 NODE2_PORT ?= 5002
 NODE3_PORT ?= 5003
-export ADMIN_TOKEN LIMITER_PORT BALANCER_PORT PROMETHEUS_PORT GRAFANA_PORT NODE1_PORT NODE2_PORT NODE3_PORT
+export ADMIN_TOKEN LIMITER_PORT BALANCER_PORT PROMETHEUS_PORT GRAFANA_PORT CONSOLE_PORT NODE1_PORT NODE2_PORT NODE3_PORT
 # k6: a local binary when installed, else the grafana/k6 image through compose.
 K6_LOCAL := $(shell command -v k6 2>/dev/null)
 K6_ENV = LAB_TARGET=http://127.0.0.1:$(LIMITER_PORT) LAB_BALANCER=http://127.0.0.1:$(BALANCER_PORT) RESULTS_DIR=loadtests/results \
@@ -114,6 +115,7 @@ urls:
 	@echo "  balancer         http://127.0.0.1:$(BALANCER_PORT)      (admin: Authorization: Bearer $$ADMIN_TOKEN)"
 	@echo "  prometheus       http://127.0.0.1:$(PROMETHEUS_PORT)"
 	@echo "  grafana          http://127.0.0.1:$(GRAFANA_PORT)      (anonymous viewer; the lab board is home)"
+	@echo "  console          http://127.0.0.1:$(CONSOLE_PORT)/     (live charts and controls: make console)"
 	@echo "  nodes            http://127.0.0.1:$(NODE1_PORT) :$(NODE2_PORT) :$(NODE3_PORT)   (their admin API; base topology only)"
 	@echo
 	@echo "  next: make attack   make strategy S=least-connections   make slow NODE=2 LOAD=30   make kill NODE=2"
@@ -243,8 +245,17 @@ offline-images: ## build substitute node/prometheus/redis images from this host'
 	docker/offline/build.sh
 
 .PHONY: lab
-lab: ## the same five services as local processes, no Docker (npm run lab)
+lab: ## the lab's services and its console as local processes, no Docker (npm run lab)
 	npm run lab
+
+.PHONY: console
+console: ## open the lab console (live charts and controls) of the running lab, compose or local
+	@url=http://127.0.0.1:$(CONSOLE_PORT)/; \
+	node -e "fetch('$${url}healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" || \
+	  { echo "nothing answers at $$url: start the lab first (make up, or make lab)" >&2; exit 1; }; \
+	echo "lab console: $$url"; \
+	if command -v xdg-open >/dev/null; then xdg-open "$$url" >/dev/null 2>&1 & \
+	elif command -v open >/dev/null; then open "$$url"; fi
 
 .PHONY: setup
 setup: ## Debian/Ubuntu: install what the tests use (apt via sudo, your services untouched), then npm ci as you

@@ -58,9 +58,12 @@ export class LabApi {
     return JSON.parse(text) as T;
   }
 
-  async #read<T>(service: string, url: string): Promise<Read<T>> {
+  /** A read whose answer must pass `looksRight`, else it says what answered instead. */
+  async #read<T>(service: string, url: string, looksRight: (value: T) => boolean): Promise<Read<T>> {
     try {
-      return { ok: true, value: await this.#call<T>(service, url) };
+      const value = await this.#call<T>(service, url);
+      if (looksRight(value)) return { ok: true, value };
+      return { ok: false, error: `${url} did not answer as the ${service} does (is its URL right?)` };
     } catch (error) {
       return { ok: false, error: (error as Error).message };
     }
@@ -70,13 +73,25 @@ export class LabApi {
   async readAll() {
     const { balancerUrl, limiterUrl, nodeUrls } = this.config;
     const [balancer, limiter, nodes] = await Promise.all([
-      this.#read<BalancerState>('balancer', `${balancerUrl}/admin/state`),
-      this.#read<LimiterConfig>('limiter', `${limiterUrl}/admin/config`),
+      this.#read<BalancerState>(
+        'balancer',
+        `${balancerUrl}/admin/state`,
+        (state) => typeof state?.strategy === 'string' && Array.isArray(state.upstreams),
+      ),
+      this.#read<LimiterConfig>(
+        'limiter',
+        `${limiterUrl}/admin/config`,
+        (config) => typeof config?.policies?.default === 'object',
+      ),
       Promise.all(
         nodeUrls.map(async ({ name, url }) => ({
           name,
           url,
-          stats: await this.#read<NodeStats>(name, `${url}/stats`),
+          stats: await this.#read<NodeStats>(
+            'node',
+            `${url}/stats`,
+            (stats) => typeof stats?.node_id === 'string' && typeof stats.load_factor === 'number',
+          ),
         })),
       ),
     ]);

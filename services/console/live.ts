@@ -18,9 +18,17 @@ export class SnapshotHub {
   #totals: Totals | undefined;
   #latest: Snapshot | undefined;
 
-  constructor({ read, intervalMs }: { read: () => Promise<Reads>; intervalMs: number }) {
+  readonly #onError: (error: unknown) => void;
+
+  /** @param [options.onError] a round that failed (logged by the console; the next round still runs) */
+  constructor({
+    read,
+    intervalMs,
+    onError = () => {},
+  }: { read: () => Promise<Reads>; intervalMs: number; onError?: (error: unknown) => void }) {
     this.#read = read;
     this.#intervalMs = intervalMs;
+    this.#onError = onError;
   }
 
   /** Listeners right now (open event streams). */
@@ -69,6 +77,8 @@ export class SnapshotHub {
     this.#polling = true;
     try {
       await this.refresh();
+    } catch (error) {
+      this.#onError(error);
     } finally {
       this.#polling = false;
       if (this.#listeners.size > 0 && !this.#timer) {

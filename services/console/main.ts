@@ -24,6 +24,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   const traffic = new ConsoleTraffic({ target: config.limiterUrl, log });
   const hub = new SnapshotHub({
     intervalMs: config.pollInterval,
+    onError: (error) => log.error('snapshot_failed', { error }),
     read: async () => ({
       ...(await api.readAll()),
       at: performance.now(),
