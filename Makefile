@@ -79,6 +79,10 @@ define k6
 	fi
 endef
 
+# Shell condition: k6 can run here (a local binary, or the compose lab is up for the k6 image);
+# else a target runs its Node version.
+K6_RUNS_HERE = [ -n "$(K6_LOCAL)" ] || { [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && [ -n "$$($(COMPOSE) ps -q limiter 2>/dev/null)" ]; }
+
 # $(call admin,<container>,<action> <arg>) — a service's own admin API, from inside its container.
 define admin
 	docker exec -i $(1) node - $(2) < docker/admin.mjs
@@ -96,7 +100,7 @@ endef
 help: ## list the targets
 	@echo "Load balancing & rate limiting lab"
 	@echo
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 	@echo
 	@echo "Compose: $(if $(COMPOSE),$(COMPOSE),not installed)   k6: $(if $(K6_LOCAL),$(K6_LOCAL),grafana/k6 image)"
 
@@ -152,7 +156,7 @@ ps: ## list the lab's containers and their health
 
 .PHONY: attack attack-k6
 attack: ## good user and bad actor at once (k6, else Node: npm run attack; thresholds: good user ≥ 99% OK, low p95)
-	@if [ -n "$(K6_LOCAL)" ] || { [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && [ -n "$$($(COMPOSE) ps -q limiter 2>/dev/null)" ]; }; then \
+	@if $(K6_RUNS_HERE); then \
 		$(MAKE) --no-print-directory attack-k6; \
 	else \
 		echo "k6 is not available here: running the Node version (npm run attack)"; \
@@ -285,29 +289,24 @@ viz-lb: ## Part A: live bar chart of which node answers, through the balancer (A
 viz-rl: ## Part B: good user vs bad actor through the limiter (ARGS="--bad-rate 1000")
 	npm run --silent viz:rl -- $(ARGS)
 
-.PHONY: incident-noisy-customer incident-strict-limit
-incident-noisy-customer: ## incident: one customer's flood without a quota, then the quota on live (k6, else Node)
-	@$(MAKE) --no-print-directory incident-run NAME=noisy-customer
-incident-strict-limit: ## incident: an internal client under a too-strict limit, then raised live (k6, else Node)
-	@$(MAKE) --no-print-directory incident-run NAME=strict-limit
-
-# k6 when it can run here (a local binary, or the compose lab is up for the k6 image); else the Node fallback.
-.PHONY: incident-run
-incident-run:
-	@if [ -n "$(K6_LOCAL)" ] || { [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && [ -n "$$($(COMPOSE) ps -q limiter 2>/dev/null)" ]; }; then \
-		$(MAKE) --no-print-directory incident-k6 NAME=$(NAME) K6_ARGS="$(K6_ARGS) -e ADMIN_TOKEN=$(ADMIN_TOKEN)"; \
+# Every incident of loadtests/scenarios.json ("incidents", `-` for `_`): before, the live fix,
+# after. make incident-noisy-customer: one customer's flood without a quota, then the quota on;
+# make incident-strict-limit: an internal client under a too-strict limit, then raised.
+incident-%: ## an incident from loadtests/scenarios.json, e.g. make incident-noisy-customer (k6, else Node)
+	@if $(K6_RUNS_HERE); then \
+		$(MAKE) --no-print-directory incident-k6 K6_ARGS="$(K6_ARGS) -e INCIDENT=$* -e ADMIN_TOKEN=$(ADMIN_TOKEN)"; \
 	else \
-		echo "k6 is not available here: running the Node fallback (npm run incident -- $(NAME))"; \
-		npm run --silent incident -- $(NAME) $(ARGS); \
+		echo "k6 is not available here: running the Node fallback (npm run incident -- $*)"; \
+		npm run --silent incident -- $* $(ARGS); \
 	fi
 
 .PHONY: incident-k6
 incident-k6:
-	$(call k6,incident-$(NAME))
+	$(call k6,incident)
 
 .PHONY: polite
 polite: ## a naive and a polite client side by side, same load and quota (k6, else Node: npm run polite)
-	@if [ -n "$(K6_LOCAL)" ] || { [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1 && [ -n "$$($(COMPOSE) ps -q limiter 2>/dev/null)" ]; }; then \
+	@if $(K6_RUNS_HERE); then \
 		$(MAKE) --no-print-directory polite-k6; \
 	else \
 		echo "k6 is not available here: running the Node version (npm run polite)"; \

@@ -52,7 +52,7 @@ describe('incident: noisy customer (Node fallback)', () => {
       nodes: nodes.map((n) => n.url),
       phaseMs: 5_000,
     });
-    const report = renderIncidentReport('noisy_customer', result.before, result.after);
+    const report = renderIncidentReport(result.name, result.before, result.after, result.watch);
     const good = (phase: 'before' | 'after') =>
       (phase === 'before' ? result.before : result.after).find((s) => s.actor === 'good_customer');
     const noisy = (phase: 'before' | 'after') =>

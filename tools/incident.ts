@@ -1,7 +1,8 @@
 /**
  * @module
- * `npm run incident -- <noisy-customer|strict-limit>`: the Node fallback of
- * `make incident-…` when k6 is not installed (same scenario file, same phases, same fix).
+ * `npm run incident -- <name>` (an incident of loadtests/scenarios.json, `-` for `_`, e.g.
+ * `noisy-customer`): the Node fallback of `make incident-<name>` when k6 cannot run here
+ * (same scenario data, same phases, same fix).
  *
  * Flags: `--limiter URL` (default $LIMITER_URL or :8080), `--nodes URL,URL,URL` (default
  * $NODE_URLS or :5001–5003; their admin API sets the CPU load; `none` to skip), `--token` (default
@@ -9,16 +10,14 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { incidentNames, loadScenarios } from '../services/traffic/scenarios.js';
 import { renderIncidentReport } from './incidents/report.js';
-import { type IncidentName, runIncident } from './incidents/run.js';
+import { runIncident } from './incidents/run.js';
 import { durationFlag, interruptSignal, numberFlag, runCli, UsageError, urlFlag } from './traffic/cli.js';
 
-const NAMES: Record<string, IncidentName> = {
-  'noisy-customer': 'noisy_customer',
-  'strict-limit': 'strict_limit',
-};
+const NAMES = incidentNames(loadScenarios());
 
-const USAGE = `usage: npm run incident -- <noisy-customer|strict-limit> [--limiter URL] [--nodes URL,URL,URL|none] [--token T] [--phase 15s] [--scale 1]`;
+const USAGE = `usage: npm run incident -- <${NAMES.join('|')}> [--limiter URL] [--nodes URL,URL,URL|none] [--token T] [--phase 15s] [--scale 1]`;
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   await runCli('incident', async () => {
@@ -38,8 +37,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    const name = NAMES[positionals[0] ?? ''];
-    if (!name) throw new UsageError(`which incident? ${USAGE}`);
+    const name = positionals[0] ?? '';
+    if (!NAMES.includes(name)) throw new UsageError(`which incident? ${USAGE}`);
     const env = process.env;
     const nodeList =
       values.nodes ?? env.NODE_URLS ?? 'http://127.0.0.1:5001,http://127.0.0.1:5002,http://127.0.0.1:5003';
@@ -57,7 +56,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
         signal: interrupt.signal,
         log: (line) => process.stdout.write(`· ${line}\n`),
       });
-      process.stdout.write(`\n${renderIncidentReport(name, result.before, result.after)}\n`);
+      process.stdout.write(
+        `\n${renderIncidentReport(result.name, result.before, result.after, result.watch)}\n`,
+      );
       return result.aborted ? 130 : 0;
     } finally {
       interrupt.dispose();

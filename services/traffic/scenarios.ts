@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { nodeUpdate } from '../node/config.js';
 import { parseDuration } from '../shared/duration.js';
 import type { ArrivalPattern } from './arrivals.js';
 
@@ -47,33 +48,30 @@ const target = z.enum(['edge', 'balancer']);
 
 const policyOverrides = z.record(z.string(), z.record(z.string(), z.unknown()));
 
+/** One incident: two phases of `traffic`, under `policies.before`, then live-fixed to `policies.after`. */
+const incident = z.object({
+  target,
+  phase: duration,
+  timeout: duration,
+  maxInFlight: z.number().int().positive(),
+  /** Node settings (their `PUT /admin/config`, e.g. `loadFactor`) for the incident's length. */
+  nodes: nodeUpdate.optional(),
+  traffic,
+  /** The actors whose before/after figures tell the story (the verdict line). */
+  watch: z.array(z.string()).min(1),
+  policies: z.object({ before: policyOverrides, after: policyOverrides }),
+});
+
 export const scenarioFile = z.object({
   actors: z.record(z.string(), actor),
   scenarios: z.record(z.string(), z.object({ target, duration, window: duration.optional(), traffic })),
-  incidents: z.object({
-    noisy_customer: z.object({
-      target,
-      phase: duration,
-      timeout: duration,
-      maxInFlight: z.number().int().positive(),
-      nodeLoad: z.object({ loadFactor: z.number().int().min(0).max(40) }),
-      traffic,
-      policies: z.object({ before: policyOverrides, after: policyOverrides }),
-    }),
-    strict_limit: z.object({
-      target,
-      phase: duration,
-      timeout: duration,
-      maxInFlight: z.number().int().positive(),
-      traffic,
-      policies: z.object({ before: policyOverrides, after: policyOverrides }),
-    }),
-  }),
+  incidents: z.record(z.string().regex(/^[a-z0-9_]+$/, 'an incident name in snake_case'), incident),
 });
 
 export type ScenarioFile = z.infer<typeof scenarioFile>;
 export type Actor = z.infer<typeof actor>;
 export type Traffic = z.infer<typeof traffic>;
+export type Incident = z.infer<typeof incident>;
 
 export const SCENARIO_FILE = new URL('../../loadtests/scenarios.json', import.meta.url);
 
@@ -87,13 +85,41 @@ export function loadScenarios(path: string | URL = SCENARIO_FILE): ScenarioFile 
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`${String(path)} is invalid: ${issues}`);
   }
-  for (const [name, scenario] of Object.entries(parsed.data.scenarios)) {
+  const { actors, scenarios, incidents } = parsed.data;
+  for (const [name, scenario] of Object.entries(scenarios)) {
     for (const actorName of Object.keys(scenario.traffic)) {
-      if (!parsed.data.actors[actorName])
-        throw new Error(`scenario ${name} uses unknown actor "${actorName}"`);
+      if (!actors[actorName]) throw new Error(`scenario ${name} uses unknown actor "${actorName}"`);
+    }
+  }
+  for (const [name, spec] of Object.entries(incidents)) {
+    for (const actorName of Object.keys(spec.traffic)) {
+      if (!actors[actorName]) throw new Error(`incident ${name} uses unknown actor "${actorName}"`);
+    }
+    for (const actorName of spec.watch) {
+      if (!(actorName in spec.traffic))
+        throw new Error(`incident ${name} watches "${actorName}", which is not in its traffic`);
     }
   }
   return parsed.data;
+}
+
+/**
+ * The incident a command line names: `noisy-customer` or `noisy_customer`.
+ * @throws Error listing the incidents of the file.
+ */
+export function incidentNamed(file: ScenarioFile, name: string): [string, Incident] {
+  const key = name.replaceAll('-', '_');
+  const spec = file.incidents[key];
+  if (!spec)
+    throw new Error(
+      `no incident "${name}" in loadtests/scenarios.json; known: ${incidentNames(file).join(', ')}`,
+    );
+  return [key, spec];
+}
+
+/** The incidents' names as commands take them (`noisy-customer`). */
+export function incidentNames(file: ScenarioFile): string[] {
+  return Object.keys(file.incidents).map((key) => key.replaceAll('_', '-'));
 }
 
 /** One traffic entry as an arrival pattern. */

@@ -1,10 +1,13 @@
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { due, nextArrivalAt } from './arrivals.js';
 import { runTraffic } from './engine.js';
 import { remainingFrom } from './ratelimit-header.js';
-import { loadScenarios, patternOf, requestFor } from './scenarios.js';
+import { incidentNamed, loadScenarios, patternOf, requestFor, SCENARIO_FILE } from './scenarios.js';
 import { classify, percentile, Recorder } from './stats.js';
 
 describe('arrivals (open model)', () => {
@@ -76,8 +79,21 @@ describe('scenario file', () => {
     const file = loadScenarios();
     expect(file.actors.good_user?.key).not.toBe(file.actors.bad_actor?.key);
     expect(file.scenarios.viz_lb?.target).toBe('balancer');
-    const internal = file.incidents.strict_limit.traffic.internal_config;
+    const internal = file.incidents.strict_limit?.traffic.internal_config;
     expect(internal && patternOf(internal)).toMatchObject({ kind: 'bursts' });
+  });
+  it('names an incident that watches an actor outside its traffic, and an unknown incident', () => {
+    const file = JSON.parse(readFileSync(SCENARIO_FILE, 'utf8'));
+    file.incidents.strict_limit.watch = ['good_user'];
+    const path = join(mkdtempSync(join(tmpdir(), 'scenarios-')), 'scenarios.json');
+    writeFileSync(path, JSON.stringify(file));
+    expect(() => loadScenarios(path)).toThrow(
+      /incident strict_limit watches "good_user", which is not in its traffic/,
+    );
+    expect(() => incidentNamed(loadScenarios(), 'nope')).toThrow(
+      /no incident "nope".*known: noisy-customer, strict-limit/,
+    );
+    expect(incidentNamed(loadScenarios(), 'strict-limit')[0]).toBe('strict_limit');
   });
   it('builds requests with the key and {n} substituted', () => {
     const spec = {

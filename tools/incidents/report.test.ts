@@ -28,6 +28,7 @@ describe('renderIncidentReport', () => {
     'noisy_customer',
     [summary('good_customer', 8, 0, 9, 2528.9), summary('noisy_customer', 218, 0, 275, 2728)],
     [summary('good_customer', 20, 0, 0, 472.6), summary('noisy_customer', 60, 690, 0, 46)],
+    ['good_customer'],
   );
   it('prints one parsable line per actor and phase', () => {
     const lines = text
@@ -50,9 +51,14 @@ describe('renderIncidentReport', () => {
     );
   });
   it('says so when there was no after phase', () => {
-    expect(renderIncidentReport('strict_limit', [summary('internal_config', 20, 30, 0, 200)], [])).toContain(
-      'verdict: no "after" phase',
-    );
+    expect(
+      renderIncidentReport(
+        'strict_limit',
+        [summary('internal_config', 20, 30, 0, 200)],
+        [],
+        ['internal_config'],
+      ),
+    ).toContain('verdict: no "after" phase');
   });
 });
 

@@ -1,16 +1,11 @@
 /**
  * @module
  * An incident's before/after figures as text (pure): a table per actor and phase, one
- * parsable line per actor and phase, and a verdict line on what the fix changed.
+ * parsable line per actor and phase, and a verdict line per watched actor (the incident's
+ * `watch` in loadtests/scenarios.json) on what the fix changed.
  */
 import type { ActorSummary } from '../../services/traffic/stats.js';
 import { formatLine, ms, table } from '../viz/format.js';
-
-/** Whose figures tell the story, per incident. */
-export const WATCHED: Record<string, string> = {
-  noisy_customer: 'good_customer',
-  strict_limit: 'internal_config',
-};
 
 function pct(part: number, total: number): string {
   return total === 0 ? '–' : `${((part / total) * 100).toFixed(1)}%`;
@@ -39,8 +34,16 @@ export function incidentLines(name: string, phase: 'before' | 'after', summaries
   );
 }
 
-/** The whole report: table, parsable lines, verdict. */
-export function renderIncidentReport(name: string, before: ActorSummary[], after: ActorSummary[]): string {
+/**
+ * The whole report: table, parsable lines, verdict.
+ * @param watch - the actors whose before/after figures the verdict compares
+ */
+export function renderIncidentReport(
+  name: string,
+  before: ActorSummary[],
+  after: ActorSummary[],
+  watch: readonly string[],
+): string {
   const rows = (phase: string, summaries: ActorSummary[]) =>
     summaries.map((s) => [
       `${phase} ${s.actor}`,
@@ -51,13 +54,13 @@ export function renderIncidentReport(name: string, before: ActorSummary[], after
       ms(s.p50),
       ms(s.p95),
     ]);
-  const watched = WATCHED[name];
-  const b = before.find((s) => s.actor === watched);
-  const a = after.find((s) => s.actor === watched);
-  const verdict =
-    b && a
+  const verdicts = watch.map((watched) => {
+    const b = before.find((s) => s.actor === watched);
+    const a = after.find((s) => s.actor === watched);
+    return b && a
       ? `${watched}: success ${pct(b.ok, b.total)} → ${pct(a.ok, a.total)}, errors ${pct(b.errors, b.total)} → ${pct(a.errors, a.total)}, 429s ${pct(b.limited, b.total)} → ${pct(a.limited, a.total)}, p95 ${ms(b.p95)} → ${ms(a.p95)}`
       : 'no "after" phase (stopped early)';
+  });
   return [
     `Incident ${name}: before and after the fix`,
     table(
@@ -68,6 +71,6 @@ export function renderIncidentReport(name: string, before: ActorSummary[], after
     ...incidentLines(name, 'before', before),
     ...incidentLines(name, 'after', after),
     '',
-    `verdict: ${verdict}`,
+    ...verdicts.map((verdict) => `verdict: ${verdict}`),
   ].join('\n');
 }

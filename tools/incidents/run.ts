@@ -1,7 +1,8 @@
 /**
  * @module
- * The two incidents as two-phase experiments through the edge limiter, measured by the
- * shared traffic engine (the Node fallback of the k6 scripts `loadtests/incident-*.ts`):
+ * An incident of `loadtests/scenarios.json` as a two-phase experiment through the edge
+ * limiter, measured by the shared traffic engine (the Node fallback of the k6 script
+ * `loadtests/incident.ts`):
  *
  * 1. **before**: the policies that caused the incident are applied live, traffic runs;
  * 2. the fix is applied live (`PUT /admin/config {policies}`), the queue drains;
@@ -14,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../services/shared/duration.js';
 import { runTraffic, type TrafficActor } from '../../services/traffic/engine.js';
 import {
+  incidentNamed,
   loadScenarios,
   patternOf,
   requestFor,
@@ -23,13 +25,11 @@ import {
 import { type ActorSummary, Recorder } from '../../services/traffic/stats.js';
 import { getConfig, getPolicies, putConfig, withClients } from './admin.js';
 
-export type IncidentName = keyof ScenarioFile['incidents'];
-
 export interface IncidentOptions {
   /** The edge limiter, e.g. http://127.0.0.1:8080. */
   limiter: string;
   token: string;
-  /** The nodes' own URLs (their admin API), for the noisy-customer incident's CPU load. */
+  /** The nodes' own URLs (their admin API), for an incident's node settings (e.g. CPU load). */
   nodes: string[];
   /** Overrides the phase length from the scenario file. */
   phaseMs?: number;
@@ -43,7 +43,10 @@ export interface IncidentOptions {
 }
 
 export interface IncidentResult {
-  name: IncidentName;
+  /** The incident's key in the scenario file (`noisy_customer`). */
+  name: string;
+  /** The actors whose figures tell the story. */
+  watch: readonly string[];
   before: ActorSummary[];
   after: ActorSummary[];
   /** Set when Ctrl-C cut it short. */
@@ -87,9 +90,10 @@ export async function settle(limiter: string, maxMs: number, signal?: AbortSigna
   return false;
 }
 
-export async function runIncident(name: IncidentName, options: IncidentOptions): Promise<IncidentResult> {
+/** @param named - `noisy-customer` or `noisy_customer` */
+export async function runIncident(named: string, options: IncidentOptions): Promise<IncidentResult> {
   const file = loadScenarios();
-  const incident = file.incidents[name];
+  const [name, incident] = incidentNamed(file, named);
   const log = options.log ?? (() => {});
   const scale = options.scale ?? 1;
   const phaseMs = options.phaseMs ?? parseDuration(incident.phase, 1000);
@@ -99,12 +103,12 @@ export async function runIncident(name: IncidentName, options: IncidentOptions):
 
   // Remember what we change, so it is all put back.
   const original = await getPolicies(limiter, token);
-  const nodeLoad = 'nodeLoad' in incident ? incident.nodeLoad : undefined;
-  const nodeConfigs = new Map<string, unknown>();
-  if (nodeLoad) {
+  const nodeSettings = incident.nodes;
+  const nodeConfigs = new Map<string, Record<string, unknown>>();
+  if (nodeSettings) {
     for (const node of options.nodes) {
-      const config = await getConfig<{ loadFactor?: number }>(node, token);
-      nodeConfigs.set(node, { loadFactor: config.loadFactor ?? 0 });
+      const config = await getConfig(node, token);
+      nodeConfigs.set(node, Object.fromEntries(Object.keys(nodeSettings).map((key) => [key, config[key]])));
     }
   }
 
@@ -128,13 +132,13 @@ export async function runIncident(name: IncidentName, options: IncidentOptions):
   let before: ActorSummary[] = [];
   let after: ActorSummary[] = [];
   try {
-    if (nodeLoad && options.nodes.length === 0) {
+    if (nodeSettings && options.nodes.length === 0) {
       log(
-        `nodes: not reachable from here, left as they are (give them load first: loadFactor ${nodeLoad.loadFactor})`,
+        `nodes: not reachable from here, left as they are (set them first: ${JSON.stringify(nodeSettings)})`,
       );
-    } else if (nodeLoad) {
-      log(`nodes: loadFactor ${nodeLoad.loadFactor} (fib(${nodeLoad.loadFactor}) of CPU per data request)`);
-      for (const node of options.nodes) await putConfig(node, token, nodeLoad);
+    } else if (nodeSettings) {
+      log(`nodes: ${JSON.stringify(nodeSettings)}`);
+      for (const node of options.nodes) await putConfig(node, token, nodeSettings);
     }
     log(`limiter: ${JSON.stringify(incident.policies.before)}`);
     await putConfig(limiter, token, { policies: withClients(original, incident.policies.before) });
@@ -160,5 +164,5 @@ export async function runIncident(name: IncidentName, options: IncidentOptions):
       await putConfig(node, token, config).catch((error) => log(`restore ${node} failed: ${error.message}`));
     }
   }
-  return { name, before, after, aborted: Boolean(options.signal?.aborted) };
+  return { name, watch: incident.watch, before, after, aborted: Boolean(options.signal?.aborted) };
 }

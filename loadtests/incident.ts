@@ -1,14 +1,15 @@
 /**
- * Shared by the incident k6 scripts (`make incident-noisy-customer`, `make incident-strict-limit`):
- * the same two phases as their Node fallback (tools/incidents/run.ts), from the same data file.
+ * `make incident-<name>`: the incident `INCIDENT` of loadtests/scenarios.json ("incidents";
+ * `noisy-customer` or `noisy_customer`), in the same two phases as its Node fallback
+ * (tools/incidents/run.ts): `k6 run -e INCIDENT=noisy-customer loadtests/incident.ts`.
  *
- * - `setup()` remembers the limiter's policies (and the nodes' load), applies the
- *   incident's "before" policies (and the CPU load);
+ * - `setup()` remembers the limiter's policies (and the nodes' settings), applies the
+ *   incident's "before" policies (and its node settings, e.g. the CPU load);
  * - the actors run in the "before" phase; the `fix` scenario applies the "after" policies
  *   live at the end of it; after a settle pause the actors run again ("after");
  * - `teardown()` puts everything back; `handleSummary()` prints before/after figures per actor.
  *
- * Environment: `LAB_TARGET` (the limiter, default http://127.0.0.1:8080), `ADMIN_TOKEN`
+ * Environment: `INCIDENT` (required), `LAB_TARGET` (the limiter, default http://127.0.0.1:8080), `ADMIN_TOKEN`
  * (default lab-admin), `NODE_URLS` (the nodes' own URLs for their admin API; default
  * 127.0.0.1:5001–5003 when the target is local, else http://node-N:8080 as in compose),
  * `PHASE` (overrides the phase length, e.g. 10s).
@@ -28,8 +29,9 @@ interface Incident {
   phase: string;
   timeout: string;
   maxInFlight: number;
-  nodeLoad?: { loadFactor: number };
+  nodes?: Record<string, number>;
   traffic: Record<string, TrafficEntry>;
+  watch: string[];
   policies: { before: Record<string, unknown>; after: Record<string, unknown> };
 }
 
@@ -38,7 +40,7 @@ interface Policies {
   clients?: Record<string, unknown>;
 }
 
-export interface SetupData {
+interface SetupData {
   policies: Policies;
   nodes: Record<string, unknown>;
 }
@@ -50,7 +52,7 @@ const incidents = (data as unknown as { incidents: Record<string, Incident> }).i
 const served = new Rate('incident_served');
 const limited = new Rate('incident_limited');
 
-export const target = (): string => __ENV.LAB_TARGET || 'http://127.0.0.1:8080';
+const target = (): string => __ENV.LAB_TARGET || 'http://127.0.0.1:8080';
 const token = (): string => __ENV.ADMIN_TOKEN || 'lab-admin';
 
 function nodeUrls(): string[] {
@@ -66,11 +68,21 @@ function seconds(duration: string): number {
   return match[2] === 'ms' ? value / 1000 : match[2] === 'm' ? value * 60 : value;
 }
 
-export function incident(name: string): Incident {
+/** The incident `INCIDENT` names (`-` for `_`), with its key in the data file. */
+function named(): { name: string; spec: Incident } {
+  const known = Object.keys(incidents).map((key) => key.replace(/_/g, '-'));
+  const given = __ENV.INCIDENT;
+  if (!given) throw new Error(`INCIDENT is not set: -e INCIDENT=<${known.join('|')}>`);
+  const name = given.replace(/-/g, '_');
   const spec = incidents[name];
-  if (!spec) throw new Error(`loadtests/scenarios.json has no incident "${name}"`);
-  return spec;
+  if (!spec)
+    throw new Error(
+      `INCIDENT=${given}: loadtests/scenarios.json has no such incident (known: ${known.join(', ')})`,
+    );
+  return { name, spec };
 }
+
+const { name: NAME, spec: SPEC } = named();
 
 function phaseSeconds(spec: Incident): number {
   return seconds(__ENV.PHASE || spec.phase);
@@ -91,8 +103,7 @@ function admin(method: 'GET' | 'PUT', url: string, body?: unknown): unknown {
 }
 
 /** k6 scenarios: every actor in both phases, plus the one-shot live fix between them. */
-export function incidentOptions(name: string): Options {
-  const spec = incident(name);
+function incidentOptions(spec: Incident): Options {
   const phase = phaseSeconds(spec);
   const scenarios: Record<string, Scenario> = {};
   // RateLimit-Policy and RateLimit on every answer (optional for a client exempt in that phase).
@@ -164,15 +175,18 @@ export function incidentOptions(name: string): Options {
   };
 }
 
-export function incidentSetup(name: string): SetupData {
-  const spec = incident(name);
+export const options = incidentOptions(SPEC);
+
+export function setup(): SetupData {
+  const spec = SPEC;
   const original = (admin('GET', target()) as { policies: Policies }).policies;
   const nodes: Record<string, unknown> = {};
-  if (spec.nodeLoad) {
+  const settings = spec.nodes;
+  if (settings) {
     for (const url of nodeUrls()) {
-      const config = admin('GET', url) as { loadFactor?: number };
-      nodes[url] = { loadFactor: config.loadFactor ?? 0 };
-      admin('PUT', url, spec.nodeLoad);
+      const config = admin('GET', url) as Record<string, unknown>;
+      nodes[url] = Object.fromEntries(Object.keys(settings).map((key) => [key, config[key]]));
+      admin('PUT', url, settings);
     }
   }
   admin('PUT', target(), {
@@ -181,27 +195,28 @@ export function incidentSetup(name: string): SetupData {
   return { policies: original, nodes };
 }
 
-export function incidentFix(name: string, saved: SetupData): void {
-  const spec = incident(name);
+/** The `fix` scenario: the "after" policies, live. */
+export function fix(saved: SetupData): void {
+  const spec = SPEC;
   admin('PUT', target(), {
     policies: { ...saved.policies, clients: { ...saved.policies.clients, ...spec.policies.after } },
   });
 }
 
-export function incidentTeardown(saved: SetupData): void {
+export function teardown(saved: SetupData): void {
   admin('PUT', target(), { policies: saved.policies });
   for (const [url, config] of Object.entries(saved.nodes)) admin('PUT', url, config);
 }
 
 /** One request of the scenario's actor, counted as served / limited. */
-export function actorRequest(): void {
+export function actor(): void {
   const res = send(http.expectedStatuses({ min: 200, max: 399 }, 429));
   served.add(res.status >= 200 && res.status < 400);
   limited.add(res.status === 429);
 }
 
 /** A burst: `BURST` requests of the actor at once (the config client fetching everything). */
-export function burstRequests(): void {
+export function burst(): void {
   const size = Number(__ENV.BURST || '1');
   const actor = data.actors[__ENV.ACTOR ?? ''];
   if (!actor) throw new Error(`no actor ${__ENV.ACTOR}`);
@@ -226,11 +241,9 @@ interface Metric {
 }
 
 /** Before/after figures per actor, as a table and one parsable line each (like the Node fallback). */
-export function incidentSummary(
-  name: string,
-  summary: { metrics: Record<string, Metric> },
-): Record<string, string> {
-  const spec = incident(name);
+export function handleSummary(summary: { metrics: Record<string, Metric> }): Record<string, string> {
+  const name = NAME;
+  const spec = SPEC;
   const lines = [
     `\nIncident ${name}: before and after the fix (full data in loadtests/results/incident-${name}.json)`,
   ];
