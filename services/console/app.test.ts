@@ -138,6 +138,18 @@ describe('console controls', () => {
     const foreign = await post('/api/strategy', { strategy: 'random' }, { origin: 'http://evil.example' });
     expect(foreign.status).toBe(403);
     expect((await problemOf(foreign)).detail).toMatch(/only accepted from this console's page/);
+    const opaque = await post('/api/strategy', { strategy: 'random' }, { origin: 'null' });
+    expect(opaque.status).toBe(403);
+    // DNS rebinding: the foreign name now resolves to 127.0.0.1, and Origin matches Host.
+    const rebound = await post(
+      '/api/strategy',
+      { strategy: 'random' },
+      { host: 'evil.example:8090', origin: 'http://evil.example:8090' },
+    );
+    expect(rebound.status).toBe(403);
+    expect((await problemOf(rebound)).detail).toMatch(
+      /^controls are only accepted at localhost, 127\.0\.0\.1, \[::1\]/,
+    );
   });
 
   it('serves the page, the chart library and its license from this process, and never the token', async () => {

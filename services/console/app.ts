@@ -63,18 +63,42 @@ function assets(): Map<string, Asset> {
   ]);
 }
 
-/** Controls only from this console's own pages (see the module comment). */
-const ownPagesOnly: MiddlewareHandler = async function ownPagesOnly(c, next) {
-  const origin = c.req.header('origin');
-  const host = c.req.header('host');
-  if (origin !== undefined && (host === undefined || new URL(origin).host !== host)) {
-    return problem(c, 403, `controls are only accepted from this console's page (Origin ${origin})`);
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The host part of a `Host` header or an origin, lowercased; undefined when it is not one. */
+function hostnameOf(hostOrOrigin: string): string | undefined {
+  try {
+    return new URL(hostOrOrigin.includes('://') ? hostOrOrigin : `http://${hostOrOrigin}`).hostname;
+  } catch {
+    return undefined;
   }
-  if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
-    return problem(c, 415, 'send the control as Content-Type: application/json');
-  }
-  await next();
-};
+}
+
+/**
+ * Controls only from this console's own pages (see the module comment): JSON, an `Origin`
+ * (when sent) of this host, and a `Host` that is a loopback name or the address the console
+ * listens on, so a foreign site that re-points its own DNS name at 127.0.0.1 (DNS rebinding)
+ * is refused too.
+ */
+function ownPagesOnly(listenHost: string): MiddlewareHandler {
+  const hosts = new Set(LOOPBACK_NAMES);
+  if (listenHost !== '0.0.0.0' && listenHost !== '::') hosts.add(hostnameOf(listenHost) ?? listenHost);
+  return async function ownPagesOnly(c, next) {
+    const host = c.req.header('host') ?? '';
+    const hostname = hostnameOf(host);
+    if (hostname === undefined || !hosts.has(hostname)) {
+      return problem(c, 403, `controls are only accepted at ${[...hosts].join(', ')} (Host ${host})`);
+    }
+    const origin = c.req.header('origin');
+    if (origin !== undefined && hostnameOf(origin) !== hostname) {
+      return problem(c, 403, `controls are only accepted from this console's page (Origin ${origin})`);
+    }
+    if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
+      return problem(c, 415, 'send the control as Content-Type: application/json');
+    }
+    await next();
+  };
+}
 
 export interface ConsoleAppOptions {
   config: ConsoleConfig;
@@ -166,7 +190,7 @@ export function createConsoleApp({
     return c.json(await hub.refresh());
   };
 
-  app.post('/api/*', ownPagesOnly);
+  app.post('/api/*', ownPagesOnly(config.host));
 
   app.post('/api/strategy', async (c) => {
     const parsed = await parseControl(c, strategyControl);
