@@ -12,6 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, type ServiceProcess, startRole, stopAll } from './helpers/processes.js';
 import { CHROMIUM, skipWithout } from './helpers/requires.js';
 
+// The callbacks of waitForFunction and $$eval run in Chromium, on the page; the tests'
+// TypeScript has no DOM library, so the little they touch is declared here, in this module.
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  textContent: string | null;
+}
+declare const document: {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+};
+
 const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
 const DOCS_SCREENSHOT = new URL('../docs/images/console.png', import.meta.url).pathname;
 const WAIT = { timeout: 20_000 };
@@ -22,7 +33,7 @@ let console_: ServiceProcess;
 
 const requests = (p: Page) =>
   p.$$eval('#nodes tr[data-node]', (rows) =>
-    rows.map((row) => Number((row as HTMLElement).dataset.requests)),
+    rows.map((row) => Number((row as PageElement).dataset.requests)),
   );
 
 describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a real Chromium', () => {
@@ -64,7 +75,7 @@ describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a r
     expect(await page.textContent('#strategy')).toBe('round-robin');
     expect(await page.textContent('#algorithm')).toBe('token-bucket');
     expect(
-      await page.$$eval('#nodes tr[data-node]', (rows) => rows.map((r) => (r as HTMLElement).dataset.node)),
+      await page.$$eval('#nodes tr[data-node]', (rows) => rows.map((r) => (r as PageElement).dataset.node)),
     ).toEqual(['node-1', 'node-2', 'node-3']);
     expect(await page.textContent('#policies')).toContain('good-user');
     expect(await page.$$eval('#strategy-select option', (o) => o.length)).toBe(7);
@@ -80,14 +91,14 @@ describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a r
     await page.click('tr[data-actor="good_user"] button');
     await page.click('tr[data-actor="bad_actor"] button');
     await page.waitForFunction(() => {
-      const good = document.querySelector<HTMLElement>('tr[data-actor="good_user"]')?.dataset;
-      const bad = document.querySelector<HTMLElement>('tr[data-actor="bad_actor"]')?.dataset;
+      const good = document.querySelector('tr[data-actor="good_user"]')?.dataset;
+      const bad = document.querySelector('tr[data-actor="bad_actor"]')?.dataset;
       return Number(good?.ok) >= 20 && Number(bad?.limited) >= 5;
     }, WAIT);
     // Every node answered some of it, and the charts hold points with traffic in them.
     await page.waitForFunction(
       () =>
-        [...document.querySelectorAll<HTMLElement>('#nodes tr[data-node]')].every(
+        [...document.querySelectorAll('#nodes tr[data-node]')].every(
           (row) => Number(row.dataset.requests) > 0,
         ),
       WAIT,
@@ -95,13 +106,13 @@ describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a r
     const last = async (id: string) =>
       JSON.parse((await page.getAttribute(id, 'data-last')) ?? '{}') as Record<string, number>;
     await page.waitForFunction(() => {
-      const last = JSON.parse(document.querySelector<HTMLElement>('#chart-actors')?.dataset.last ?? '{}');
+      const last = JSON.parse(document.querySelector('#chart-actors')?.dataset.last ?? '{}');
       return last['good_user 200'] > 0 && last['bad_actor 429'] > 0;
     }, WAIT);
     expect(Number(await page.getAttribute('#chart-nodes', 'data-points'))).toBeGreaterThan(2);
     expect(Object.keys(await last('#chart-nodes'))).toEqual(['node-1', 'node-2', 'node-3']);
     await page.waitForFunction(
-      () => JSON.parse(document.querySelector<HTMLElement>('#chart-latency')?.dataset.last ?? '{}').p95 > 0,
+      () => JSON.parse(document.querySelector('#chart-latency')?.dataset.last ?? '{}').p95 > 0,
       WAIT,
     );
     expect(await page.textContent('#latency')).toMatch(/^p50 [\d.]+ ms · p95 [\d.]+ ms/);
@@ -115,7 +126,7 @@ describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a r
     // hashing sends to one node (the bad actor's body keys would spread over all three).
     await page.click('tr[data-actor="bad_actor"] button');
     await page.waitForFunction(
-      () => document.querySelector<HTMLElement>('tr[data-actor="bad_actor"]')?.dataset.running === 'false',
+      () => document.querySelector('tr[data-actor="bad_actor"]')?.dataset.running === 'false',
       WAIT,
     );
     await page.selectOption('#strategy-select', 'consistent-hash');
@@ -127,7 +138,7 @@ describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a r
     const before = await requests(page);
     await page.waitForFunction(
       (start) => {
-        const now = [...document.querySelectorAll<HTMLElement>('#nodes tr[data-node]')].map((r) =>
+        const now = [...document.querySelectorAll('#nodes tr[data-node]')].map((r) =>
           Number(r.dataset.requests),
         );
         return now.reduce((sum, n, i) => sum + n - (start[i] as number), 0) >= 40;
@@ -150,7 +161,7 @@ describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a r
   it('stops the traffic from the page, and a closed page leaves no stream behind', async () => {
     await page.click('tr[data-actor="good_user"] button');
     await page.waitForFunction(
-      () => document.querySelector<HTMLElement>('tr[data-actor="good_user"]')?.dataset.running === 'false',
+      () => document.querySelector('tr[data-actor="good_user"]')?.dataset.running === 'false',
       WAIT,
     );
     const snapshot = (await (await fetch(`${console_.url}/api/snapshot`)).json()) as {
