@@ -13,6 +13,8 @@
  *
  * The runner itself is {@link LocalLab} (exported with the service table), so other tools
  * can run a lab of their own: `npm run chaos` starts one and SIGKILLs and restarts its nodes.
+ * The lab console (:8090) is started with an IPC channel, over which its Kill and Revive
+ * buttons ask this runner to kill and restart a node.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
