@@ -5,7 +5,7 @@
  *
  * - `naive_client`: k6's open model, every arrival sent whatever the answers.
  * - `polite_client`: one VU that keeps the same arrival clock itself, and holds arrivals
- *   back while `Politeness` (ratelimit-fields.ts, the same decision as `npm run polite`)
+ *   back while `Politeness` (backoff.ts, the same decision as `npm run polite`)
  *   says wait: `Retry-After` after a 429, the quota's return after `r=0`. One VU, because
  *   k6 VUs share no state: backoff learned by one must stop the next request.
  *
@@ -16,8 +16,8 @@
 import { sleep } from 'k6';
 import { Counter } from 'k6/metrics';
 import type { Options, Scenario } from 'k6/options';
+import { Politeness } from './backoff.ts';
 import { expectThrottling, FIELD_THRESHOLDS, rateOf, scenario, scenariosFor, send, summary } from './lib.ts';
-import { Politeness } from './ratelimit-fields.ts';
 
 const offered = new Counter('lab_offered');
 const admitted = new Counter('lab_admitted');

@@ -1,31 +1,14 @@
-import { readFileSync } from 'node:fs';
-import fc from 'fast-check';
-import { parseList, serializeList, Token } from 'structured-headers';
+import { parseList } from 'structured-headers';
 import { describe, expect, it } from 'vitest';
+import { at, base, type Recorded, recorded, withRateLimit } from './fixtures/recorded.js';
 import {
-  backoffFor,
   FIELD_CHECKS,
   type FieldResponse,
   fieldChecks,
   fieldProblems,
-  IN_FLIGHT_POLL_MS,
-  Politeness,
   parseRateLimit,
   parseRetryAfter,
-  parseSfList,
 } from './ratelimit-fields.js';
-
-interface Recorded extends FieldResponse {
-  label: string;
-  headers: Record<string, string>;
-}
-
-/** Real answers of the limiter with config/policies.yaml (tools/traffic/record-ratelimit-fixture.ts). */
-const recorded = (
-  JSON.parse(readFileSync(new URL('./fixtures/limiter-responses.json', import.meta.url), 'utf8')) as {
-    responses: Recorded[];
-  }
-).responses;
 
 /** As k6 hands them over: canonical header names (`Ratelimit-Policy`). */
 const canonical = (headers: Record<string, string>) =>
@@ -35,16 +18,10 @@ const canonical = (headers: Record<string, string>) =>
       v,
     ]),
   );
+const with429 = at('default (token-bucket) 429');
 
 const passes = (res: FieldResponse, required = true) =>
   Object.values(fieldChecks(required)).every((predicate) => predicate(res));
-
-const base = recorded.find((r) => r.label === 'default (token-bucket) 200') as Recorded;
-const with429 = recorded.find((r) => r.label === 'default (token-bucket) 429') as Recorded;
-const withRateLimit = (value: string, from: Recorded = base): FieldResponse => ({
-  status: from.status,
-  headers: { ...from.headers, ratelimit: value },
-});
 
 describe('the standard-field checks on recorded limiter responses', () => {
   it('the fixture covers every algorithm, admitted and refused, and an exempt client', () => {
@@ -139,33 +116,7 @@ describe('RateLimit-Policy and Retry-After', () => {
   });
 });
 
-describe('the Structured Field parser agrees with a reference implementation', () => {
-  it('parses what structured-headers serializes, and refuses what it refuses', () => {
-    const name = fc.string({ maxLength: 12 }).filter((s) => /^[\x20-\x7e]*$/.test(s));
-    const integer = fc.integer({ min: -999_999, max: 999_999_999 });
-    const item = fc.tuple(
-      name,
-      fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_\-.*]{0,5}$/), integer, { maxKeys: 3 }),
-    );
-    fc.assert(
-      fc.property(fc.array(item, { minLength: 1, maxLength: 4 }), (list) => {
-        const text = serializeList(list.map(([n, params]) => [n, new Map(Object.entries(params))]));
-        const ours = parseSfList(text).map((i) => [i.value, i.params]);
-        const theirs = parseList(text).map(([value, params]) => [value, Object.fromEntries(params)]);
-        expect(ours).toEqual(theirs);
-      }),
-      { numRuns: 300, seed: 10 },
-    );
-    for (const bad of ['"a";r=1,', '"a"r=1', '"a";r=1 "b"', '"a;r=1', '"a";r=1234567890123456']) {
-      expect(() => parseList(bad), bad).toThrow();
-      expect(() => parseSfList(bad), bad).toThrow();
-    }
-    expect(parseSfList('tok;x=?1;y=:aGk=:')).toEqual([
-      { value: { token: 'tok' }, params: { x: true, y: { bytes: 'aGk=' } } },
-    ]);
-    expect(parseList('tok')[0]?.[0]).toBeInstanceOf(Token);
-  });
-
+describe('the fields against a reference implementation', () => {
   it('reads the recorded fields the way structured-headers does', () => {
     for (const res of recorded.filter((r) => r.headers.ratelimit)) {
       const parsed = parseRateLimit(res.headers.ratelimit as string);
@@ -176,77 +127,5 @@ describe('the Structured Field parser agrees with a reference implementation', (
         t: reference[1].get('t'),
       });
     }
-  });
-});
-
-describe("the polite client's decision on recorded responses", () => {
-  const at = (label: string) => recorded.find((r) => r.label === label) as Recorded;
-
-  it('a 429 waits Retry-After: 1 s for the token bucket, 60 s for the sliding log', () => {
-    expect(backoffFor(at('default (token-bucket) 429'))).toEqual({ waitMs: 1_000, reason: 'retry-after' });
-    expect(backoffFor(at('strict-client (sliding-window-log) 429'))).toEqual({
-      waitMs: 60_000,
-      reason: 'retry-after',
-    });
-  });
-
-  it('quota left: no wait', () => {
-    expect(backoffFor(at('default (token-bucket) 200'))).toEqual({ waitMs: 0 });
-  });
-
-  it('r=0 on an admitted answer: one unit of the window (w/q), or the whole t when asked to', () => {
-    const spent: FieldResponse = withRateLimit('"default";r=0;t=1');
-    expect(backoffFor(spent)).toEqual({ waitMs: 100, reason: 'quota' });
-    expect(backoffFor(spent, Date.now(), false)).toEqual({ waitMs: 1_000, reason: 'quota' });
-    // A fixed window of 1000 per 60 s: 60 ms per unit, sooner than t.
-    const fixed = at('internal-config (fixed-window) 200');
-    expect(
-      backoffFor({ status: 200, headers: { ...fixed.headers, ratelimit: '"internal-config";r=0;t=7' } }),
-    ).toEqual({ waitMs: 60, reason: 'quota' });
-  });
-
-  it('malformed fields are ignored, except that a 429 still waits (1 s)', () => {
-    expect(backoffFor(withRateLimit('"default";r=zero'))).toEqual({ waitMs: 0 });
-    expect(backoffFor({ status: 429, headers: {} })).toEqual({ waitMs: 1_000, reason: 'retry-after' });
-  });
-
-  it('Politeness keeps the latest deadline and counts backoffs by reason', () => {
-    const polite = new Politeness(true, () => 0);
-    expect(polite.waitMs(0)).toBe(0);
-    polite.observe(1_000, at('default (token-bucket) 429'));
-    expect(polite.waitMs(1_500)).toBe(500);
-    polite.observe(1_600, withRateLimit('"default";r=0;t=1')); // 100 ms: sooner than the 429's
-    expect(polite.waitMs(1_800)).toBe(200);
-    expect(polite.waitMs(2_000)).toBe(0);
-    expect(polite.backoffs).toEqual({ 'retry-after': 1, quota: 1 });
-  });
-
-  it('keeps no more requests in flight than remain, plus what refills in a round trip', () => {
-    const polite = new Politeness(true, () => 0);
-    polite.sending();
-    polite.sending(); // nothing known yet: no limit
-    expect(polite.waitMs(0)).toBe(0);
-    polite.observe(2, withRateLimit('"default";r=1;t=1'), 0); // a 2 ms round trip
-    expect(polite.waitMs(2)).toBe(IN_FLIGHT_POLL_MS); // one in flight, one remains
-    polite.lost(); // the other one never got an answer
-    expect(polite.waitMs(3)).toBe(0);
-    polite.sending();
-    polite.observe(5, withRateLimit('"default";r=0;t=1'), 3);
-    expect(polite.waitMs(5)).toBe(98); // one unit (100 ms) from when it was sent
-    polite.sending(); // the probe after the wait
-    expect(polite.waitMs(105)).toBe(IN_FLIGHT_POLL_MS);
-  });
-
-  it('a slow server: the wait counts from the send, and a round trip of refill may be in flight', () => {
-    const polite = new Politeness(true, () => 0);
-    for (let i = 0; i < 5; i++) {
-      polite.sending();
-      polite.observe(1_000 * i + 300, withRateLimit('"default";r=0;t=1'), 1_000 * i); // 300 ms round trips
-    }
-    expect(polite.waitMs(4_300)).toBe(0); // 4000 + 100 ms is past
-    polite.sending();
-    polite.sending();
-    polite.sending(); // r=0, but three units come back during a 300 ms round trip
-    expect(polite.waitMs(4_300)).toBe(IN_FLIGHT_POLL_MS);
   });
 });

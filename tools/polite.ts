@@ -6,7 +6,7 @@
  *
  * - the **naive** client sends every arrival, whatever the answers (the bad actor's way);
  * - the **polite** client reads `RateLimit` and `Retry-After` on every answer and holds
- *   arrivals back while it must wait (`Politeness` in `loadtests/ratelimit-fields.ts`, the
+ *   arrivals back while it must wait (`Politeness` in `loadtests/backoff.ts`, the
  *   same decision the k6 scenario `loadtests/polite.ts` makes).
  *
  * Every answer is also checked against the standard fields (present and well-formed,
@@ -20,7 +20,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fieldProblems, Politeness } from '../loadtests/ratelimit-fields.js';
+import { Politeness } from '../loadtests/backoff.js';
+import { fieldProblems } from '../loadtests/ratelimit-fields.js';
 import { runTraffic } from '../services/traffic/engine.js';
 import { loadScenarios, requestFor } from '../services/traffic/scenarios.js';
 import { Recorder } from '../services/traffic/stats.js';

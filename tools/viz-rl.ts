@@ -14,7 +14,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Politeness } from '../loadtests/ratelimit-fields.js';
+import { Politeness } from '../loadtests/backoff.js';
 import { runTraffic, type TrafficActor } from '../services/traffic/engine.js';
 import { loadScenarios, requestFor } from '../services/traffic/scenarios.js';
 import { type ActorCounts, type ActorSummary, type Outcome, Recorder } from '../services/traffic/stats.js';

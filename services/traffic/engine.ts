@@ -12,7 +12,7 @@
  * - **Clean stop**: aborting `signal` (Ctrl-C) stops new arrivals, gives in-flight requests
  *   up to `graceMs` to finish, then cancels the rest and closes the connections.
  * - **Polite actors** (`waitMs` + `observe`, e.g. a `Politeness` from
- *   `loadtests/ratelimit-fields.ts`): an arrival while the actor must wait is held back;
+ *   `loadtests/backoff.ts`): an arrival while the actor must wait is held back;
  *   the latest one held is sent the moment the wait ends, the others count as `held`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';

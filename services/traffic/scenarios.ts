@@ -29,7 +29,7 @@ const actor = z.object({
   body: z.record(z.string(), z.string()).optional(),
   /** `{n}` is replaced by the iteration number modulo this. */
   keySpace: z.number().int().positive().default(100),
-  /** Backs off on `RateLimit` and `Retry-After` (`loadtests/ratelimit-fields.ts`) instead of sending regardless. */
+  /** Backs off on `RateLimit` and `Retry-After` (`loadtests/backoff.ts`) instead of sending regardless. */
   polite: z.boolean().optional(),
 });
 

@@ -4,7 +4,8 @@
  * 4 ms later. Deterministic; the real-process version is tests/polite.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { type FieldResponse, Politeness } from '../../loadtests/ratelimit-fields.js';
+import { Politeness } from '../../loadtests/backoff.js';
+import type { FieldResponse } from '../../loadtests/ratelimit-fields.js';
 import { allowedHeaders, rejection } from '../../services/limiter/headers.js';
 import { compilePolicies } from '../../services/limiter/policies.js';
 
