@@ -57,8 +57,9 @@ describe.skipIf(skipWithout('console test', [CHROMIUM]))('the lab console in a r
     ]);
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      // CI runs as root, where Chromium's sandbox cannot start.
-      args: ['--no-sandbox'],
+      // CI runs as root, where Chromium's sandbox cannot start; a container's /dev/shm may be
+      // too small for its shared memory.
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     await page.goto(`${console_.url}/`);
