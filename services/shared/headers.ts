@@ -9,8 +9,8 @@
 import type { IncomingMessage } from 'node:http';
 import { DRAIN_HEADER } from './drain.js';
 
-/** Request headers never forwarded (lower case). */
-const HOP_BY_HOP = new Set([
+/** The hop-by-hop fields of RFC 9110 §7.6.1 (lower case): never passed on, either way. */
+const HOP_FIELDS = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -18,23 +18,21 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+];
+/**
+ * Request headers never forwarded as they came: the pool sets `Host`, `Expect` is this
+ * hop's, and `X-Forwarded-*` are rewritten.
+ */
+const HOP_BY_HOP = new Set([
+  ...HOP_FIELDS,
   'host',
   'expect',
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
 ]);
-/** Response headers never relayed (lower case); the drain announcement is read, then dropped. */
-export const HOP_BY_HOP_RESPONSE = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  DRAIN_HEADER,
-]);
+/** Response headers never relayed; the drain announcement is read, then dropped. */
+export const HOP_BY_HOP_RESPONSE = new Set([...HOP_FIELDS, DRAIN_HEADER]);
 
 /**
  * A request carries a body when it declares a non-zero length or a transfer coding.
