@@ -7,7 +7,8 @@
  *   incident's "before" policies (and its node settings, e.g. the CPU load);
  * - the actors run in the "before" phase; the `fix` scenario applies the "after" policies
  *   live at the end of it; after a settle pause the actors run again ("after");
- * - `teardown()` puts everything back; `handleSummary()` prints before/after figures per actor.
+ * - `teardown()` puts everything back; `handleSummary()` prints before/after figures per actor
+ *   and a verdict line per watched actor.
  *
  * Environment: `INCIDENT` (required), `LAB_TARGET` (the limiter, default http://127.0.0.1:8080), `ADMIN_TOKEN`
  * (default lab-admin), `NODE_URLS` (the nodes' own URLs for their admin API; default
@@ -247,20 +248,30 @@ export function handleSummary(summary: { metrics: Record<string, Metric> }): Rec
   const lines = [
     `\nIncident ${name}: before and after the fix (full data in loadtests/results/incident-${name}.json)`,
   ];
+  const get = (key: string, metric: string, stat: string) =>
+    summary.metrics[`${metric}{scenario:${key}}`]?.values[stat] ?? 0;
+  const pct = (rate: number) => `${(rate * 100).toFixed(1)}%`;
   for (const phase of ['before', 'after']) {
     for (const actor of Object.keys(spec.traffic)) {
       const key = `${actor}_${phase}`;
-      const get = (metric: string, stat: string) =>
-        summary.metrics[`${metric}{scenario:${key}}`]?.values[stat] ?? 0;
-      const sent = get('http_reqs', 'count');
-      const ok = get('incident_served', 'rate');
-      const r429 = get('incident_limited', 'rate');
+      const sent = get(key, 'http_reqs', 'count');
+      const ok = get(key, 'incident_served', 'rate');
+      const r429 = get(key, 'incident_limited', 'rate');
       lines.push(
         `incident=${name} phase=${phase} actor=${actor} sent=${sent} success_pct=${(ok * 100).toFixed(2)} ` +
           `429_pct=${(r429 * 100).toFixed(2)} error_pct=${((1 - ok - r429) * 100).toFixed(2)} ` +
-          `p50_ms=${get('http_req_duration', 'med').toFixed(1)} p95_ms=${get('http_req_duration', 'p(95)').toFixed(1)}`,
+          `p50_ms=${get(key, 'http_req_duration', 'med').toFixed(1)} p95_ms=${get(key, 'http_req_duration', 'p(95)').toFixed(1)}`,
       );
     }
+  }
+  // The actors the incident watches: what the fix changed for them (as the Node fallback's verdict).
+  for (const actor of spec.watch) {
+    const [before, after] = [`${actor}_before`, `${actor}_after`];
+    lines.push(
+      `verdict: ${actor}: success ${pct(get(before, 'incident_served', 'rate'))} → ${pct(get(after, 'incident_served', 'rate'))}, ` +
+        `429s ${pct(get(before, 'incident_limited', 'rate'))} → ${pct(get(after, 'incident_limited', 'rate'))}, ` +
+        `p95 ${get(before, 'http_req_duration', 'p(95)').toFixed(0)} ms → ${get(after, 'http_req_duration', 'p(95)').toFixed(0)} ms`,
+    );
   }
   const dir = __ENV.RESULTS_DIR || 'results';
   return {
