@@ -68,7 +68,12 @@ export function createServiceApp<Update extends z.ZodType>({
   adminRoutes?.(admin);
   app.route('/admin', admin);
   app.onError((error, c) => {
-    if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof HTTPException) {
+      // Through the context, so the headers middleware set before the refusal stay on it
+      // (the node's X-Node-ID on an admin 401).
+      const refusal = error.getResponse();
+      return c.newResponse(refusal.body, refusal);
+    }
     log.error('unhandled_error', { error, path: c.req.path });
     return c.json({ error: 'internal error' }, 500);
   });
