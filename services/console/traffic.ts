@@ -10,7 +10,7 @@ import { parseDuration } from '../shared/duration.js';
 import type { Logger } from '../shared/logger.js';
 import { runTraffic } from '../traffic/engine.js';
 import { type Actor, loadScenarios, patternOf, requestFor, type ScenarioFile } from '../traffic/scenarios.js';
-import { percentile, Recorder } from '../traffic/stats.js';
+import { WindowRecorder } from '../traffic/stats.js';
 
 /** The scenario of `loadtests/scenarios.json` the console runs. */
 export const CONSOLE_SCENARIO = 'console';
@@ -20,6 +20,11 @@ export const GOOD_USER = 'good_user';
 export const LATENCY_WINDOW_MS = 5_000;
 /** Highest rate the page may ask for, per actor (requests/s). */
 export const MAX_RATE = 1_000;
+/**
+ * Latency samples kept per actor per second: twice the highest rate, so the percentiles are
+ * exact unless answers bunch up (a stalled loop catching up); then a uniform sample.
+ */
+export const SAMPLES_PER_SECOND = 2 * MAX_RATE;
 
 export interface ActorStatus {
   name: string;
@@ -49,7 +54,11 @@ export class ConsoleTraffic {
   readonly #durationMs: number;
   readonly #actors = new Map<string, { spec: Actor; rate: number }>();
   readonly #runs = new Map<string, Run>();
-  readonly #recorder = new Recorder(LATENCY_WINDOW_MS);
+  // The console runs for days: its recorder keeps the window's latencies, not the whole run's.
+  readonly #recorder = new WindowRecorder({
+    windowMs: LATENCY_WINDOW_MS,
+    samplesPerSecond: SAMPLES_PER_SECOND,
+  });
 
   /**
    * @param options.target the edge (LIMITER_URL)
@@ -138,19 +147,11 @@ export class ConsoleTraffic {
         errors: counts.errors,
       };
     });
-    const latencies = this.#recorder
-      .recent(this.#now())
-      .filter((o) => o.actor === GOOD_USER && o.status !== 0)
-      .map((o) => o.latencyMs)
-      .sort((a, b) => a - b);
+    const latency = this.#recorder.latency(GOOD_USER, this.#now());
     const round = (ms: number) => Math.round(ms * 10) / 10;
     return {
       actors,
-      goodLatency: {
-        p50: round(percentile(latencies, 50)),
-        p95: round(percentile(latencies, 95)),
-        samples: latencies.length,
-      },
+      goodLatency: { p50: round(latency.p50), p95: round(latency.p95), samples: latency.samples },
     };
   }
 }

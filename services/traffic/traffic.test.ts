@@ -4,11 +4,12 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seeded } from '../balancer/strategies/seeded.js';
 import { due, nextArrivalAt } from './arrivals.js';
 import { runTraffic } from './engine.js';
 import { remainingFrom } from './ratelimit-header.js';
 import { incidentNamed, loadScenarios, patternOf, requestFor, SCENARIO_FILE } from './scenarios.js';
-import { classify, percentile, Recorder } from './stats.js';
+import { classify, type Outcome, percentile, Recorder, WindowRecorder } from './stats.js';
 
 describe('arrivals (open model)', () => {
   it('a rate starts one arrival at 0 and then one every 1/rate, whatever the timer jitter', () => {
@@ -60,6 +61,74 @@ describe('stats', () => {
     expect(r.counts('a').statuses).toEqual({ 200: 1, 429: 1, timeout: 1 });
     expect(r.recent(1_600).map((o) => o.at)).toEqual([900, 1_500]);
     expect(r.summary('a')).toMatchObject({ successRate: 1 / 3, p50: 2, p95: 3, max: 3 });
+  });
+});
+
+describe('WindowRecorder (the console: bounded by the window, not the traffic)', () => {
+  const exactPercentiles = (outcomes: Outcome[], actor: string, now: number, windowMs: number) => {
+    const sorted = outcomes
+      .filter((o) => o.actor === actor && o.status !== 0 && o.at >= now - windowMs && o.at <= now)
+      .map((o) => o.latencyMs)
+      .sort((a, b) => a - b);
+    return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), samples: sorted.length };
+  };
+
+  it('matches an exact p50/p95 over the last window while no second exceeds the cap', () => {
+    const random = seeded(7);
+    const recorder = new WindowRecorder({ windowMs: 5_000, samplesPerSecond: 1_000, random });
+    const outcomes: Outcome[] = [];
+    // 20 simulated seconds, 300..900 answers a second at irregular times, a second actor, and timeouts.
+    for (let second = 0; second < 20; second++) {
+      const n = 300 + Math.floor(random() * 600);
+      const times = Array.from({ length: n }, () => second * 1_000 + random() * 1_000).sort((a, b) => a - b);
+      for (const at of times) {
+        const actor = random() < 0.8 ? 'good' : 'bad';
+        const status = random() < 0.05 ? 0 : 200;
+        const outcome = { actor, status, latencyMs: Math.round(random() * 50_000) / 100, at };
+        outcomes.push(outcome);
+        recorder.record(outcome);
+      }
+      for (const now of [second * 1_000 + 999.5, second * 1_000 + 437.25]) {
+        for (const actor of ['good', 'bad']) {
+          expect(recorder.latency(actor, now)).toEqual(exactPercentiles(outcomes, actor, now, 5_000));
+        }
+      }
+    }
+    expect(recorder.latency('good', 19_999).samples).toBeGreaterThan(1_000);
+    expect(recorder.counts('good').total + recorder.counts('bad').total).toBe(outcomes.length);
+    // An answer older than the whole ring is outside every window: it is counted, not kept.
+    recorder.record({ actor: 'good', status: 200, latencyMs: 1e6, at: 3_000 });
+    expect(recorder.latency('good', 19_999).p95).toBe(exactPercentiles(outcomes, 'good', 19_999, 5_000).p95);
+  });
+
+  it('keeps at most (ceil(window/1s) + 1) × samplesPerSecond over an hour of traffic, counters exact', () => {
+    const recorder = new WindowRecorder({ windowMs: 5_000, samplesPerSecond: 500, random: seeded(1) });
+    const bound = (Math.ceil(5_000 / 1_000) + 1) * 500;
+    const rate = 1_000; // twice the cap: every second overflows and is sampled
+    const outcome: Outcome = { actor: 'good', status: 200, latencyMs: 0, at: 0 };
+    let maxRetained = 0;
+    for (let second = 0; second < 3_600; second++) {
+      for (let i = 0; i < rate; i++) {
+        outcome.at = second * 1_000 + i; // one a ms
+        outcome.latencyMs = i; // uniform 0..999 within each second
+        recorder.record(outcome);
+      }
+      maxRetained = Math.max(maxRetained, recorder.retained);
+    }
+    expect(recorder.counts('good')).toMatchObject({ total: 3_600 * rate, ok: 3_600 * rate });
+    expect(maxRetained).toBe(bound);
+    const latency = recorder.latency('good', 3_600_000);
+    // The window's 5 whole seconds, sampled to 500 each; a uniform sample, so near the exact
+    // 499 / 949 (keeping the first 500 of each second would give 249 / 474).
+    expect(latency.samples).toBe(5 * 500);
+    expect(Math.abs(latency.p50 - 499)).toBeLessThan(40);
+    expect(Math.abs(latency.p95 - 949)).toBeLessThan(20);
+  });
+
+  it('refuses a window or a cap that is not a positive number, naming it', () => {
+    expect(() => new WindowRecorder({ windowMs: 0 })).toThrow(/windowMs/);
+    expect(() => new WindowRecorder({ windowMs: Number.NaN })).toThrow(/windowMs/);
+    expect(() => new WindowRecorder({ samplesPerSecond: 1.5 })).toThrow(/samplesPerSecond/);
   });
 });
 
