@@ -270,21 +270,17 @@ export class WindowRecorder extends Counters {
   #bucketFor(actor: string, second: number): SecondBucket | undefined {
     let ring = this.#rings.get(actor);
     if (!ring) {
-      ring = [];
-      this.#rings.set(actor, ring);
-    }
-    const index = ((second % this.#ringSize) + this.#ringSize) % this.#ringSize;
-    let bucket = ring[index];
-    if (!bucket) {
-      bucket = {
-        second,
+      ring = Array.from({ length: this.#ringSize }, () => ({
+        second: Number.NEGATIVE_INFINITY,
         size: 0,
         seen: 0,
         latencyMs: new Float64Array(this.samplesPerSecond),
         at: new Float64Array(this.samplesPerSecond),
-      };
-      ring[index] = bucket;
-    } else if (bucket.second < second) {
+      }));
+      this.#rings.set(actor, ring);
+    }
+    const bucket = ring[((second % this.#ringSize) + this.#ringSize) % this.#ringSize] as SecondBucket;
+    if (bucket.second < second) {
       bucket.second = second;
       bucket.size = 0;
       bucket.seen = 0;

@@ -125,6 +125,16 @@ describe('WindowRecorder (the console: bounded by the window, not the traffic)',
     expect(Math.abs(latency.p95 - 949)).toBeLessThan(20);
   });
 
+  it('answers with few seconds seen: one answer, an actor with none, a quiet gap', () => {
+    const recorder = new WindowRecorder({ windowMs: 5_000 });
+    recorder.declare('idle');
+    recorder.record({ actor: 'good', status: 200, latencyMs: 3, at: 1_234.5 });
+    expect(recorder.latency('good', 2_000)).toEqual({ p50: 3, p95: 3, samples: 1 });
+    expect(recorder.latency('idle', 2_000)).toEqual({ p50: 0, p95: 0, samples: 0 });
+    recorder.record({ actor: 'good', status: 200, latencyMs: 7, at: 60_000 });
+    expect(recorder.latency('good', 60_500)).toEqual({ p50: 7, p95: 7, samples: 1 });
+  });
+
   it('refuses a window or a cap that is not a positive number, naming it', () => {
     expect(() => new WindowRecorder({ windowMs: 0 })).toThrow(/windowMs/);
     expect(() => new WindowRecorder({ windowMs: Number.NaN })).toThrow(/windowMs/);
