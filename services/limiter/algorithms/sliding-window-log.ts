@@ -15,9 +15,16 @@
 import type { Algorithm, AlgorithmParams, Decision } from '../types.js';
 import { algorithmId, checkParams } from './params.js';
 
-/** A ring buffer of grant times, oldest at `head`; grows by doubling up to `limit`. */
+/**
+ * A ring of grant times, oldest at `head`: entries `times[base]` to
+ * `times[base + capacity - 1]`. A state of its own has `base` 0 and grows by doubling up to
+ * `limit`; the memory store hands a window of its shared log region (`base` = the slot's
+ * first entry, `capacity` ≥ `limit`), so it never grows and no view is made per decision.
+ */
 export interface SlidingLogState {
   times: Float64Array;
+  base: number;
+  capacity: number;
   head: number;
   count: number;
 }
@@ -35,20 +42,25 @@ export function slidingWindowLog(params: AlgorithmParams): Algorithm<SlidingLogS
   const p = checkParams('sliding-window-log', params);
   const { limit, windowMs: window } = p;
 
-  /** Appends `cost` entries at `now`, growing the buffer (never beyond `limit`). */
+  /** The i-th oldest grant time. */
+  const entry = (state: SlidingLogState, i: number) =>
+    state.times[state.base + ((state.head + i) % state.capacity)] as number;
+
+  /** Appends `cost` entries at `now`, growing a state of its own (never beyond `limit`). */
   function push(state: SlidingLogState, now: number, cost: number) {
-    let { times } = state;
     const needed = state.count + cost;
-    if (needed > times.length) {
-      let capacity = times.length;
+    if (needed > state.capacity) {
+      let capacity = state.capacity;
       while (capacity < needed) capacity *= 2;
       const grown = new Float64Array(Math.min(capacity, limit));
-      for (let i = 0; i < state.count; i++) grown[i] = times[(state.head + i) % times.length] as number;
-      times = grown;
+      for (let i = 0; i < state.count; i++) grown[i] = entry(state, i);
       state.times = grown;
+      state.base = 0;
+      state.capacity = grown.length;
       state.head = 0;
     }
-    for (let i = 0; i < cost; i++) times[(state.head + state.count + i) % times.length] = now;
+    const { times, base, capacity } = state;
+    for (let i = 0; i < cost; i++) times[base + ((state.head + state.count + i) % capacity)] = now;
     state.count = needed;
   }
 
@@ -57,14 +69,15 @@ export function slidingWindowLog(params: AlgorithmParams): Algorithm<SlidingLogS
     params: p,
     id: algorithmId('sliding-window-log', p),
     maxCost: limit,
-    init: () => ({ times: new Float64Array(Math.min(INITIAL_CAPACITY, limit)), head: 0, count: 0 }),
+    init: () => {
+      const capacity = Math.min(INITIAL_CAPACITY, limit);
+      return { times: new Float64Array(capacity), base: 0, capacity, head: 0, count: 0 };
+    },
     consume(state, now, cost): Decision {
       // Forget grants that left the window: an entry at e counts while now - e < window.
-      const { times } = state;
-      const capacity = times.length;
       const horizon = now - window;
-      while (state.count > 0 && (times[state.head] as number) <= horizon) {
-        state.head = (state.head + 1) % capacity;
+      while (state.count > 0 && entry(state, 0) <= horizon) {
+        state.head = (state.head + 1) % state.capacity;
         state.count--;
       }
       const allowed = state.count + cost <= limit;
@@ -74,17 +87,11 @@ export function slidingWindowLog(params: AlgorithmParams): Algorithm<SlidingLogS
       } else {
         // The (count + cost - limit)-th oldest grant must leave the window first.
         const k = state.count + cost - limit;
-        retryAfterMs = (times[(state.head + k - 1) % capacity] as number) + window - now;
+        retryAfterMs = entry(state, k - 1) + window - now;
       }
-      const newest =
-        state.count === 0
-          ? now - window
-          : (state.times[(state.head + state.count - 1) % state.times.length] as number);
+      const newest = state.count === 0 ? now - window : entry(state, state.count - 1);
       return { allowed, limit, remaining: limit - state.count, resetMs: newest + window - now, retryAfterMs };
     },
-    idleAt: (state) =>
-      state.count === 0
-        ? 0
-        : (state.times[(state.head + state.count - 1) % state.times.length] as number) + window,
+    idleAt: (state) => (state.count === 0 ? 0 : entry(state, state.count - 1) + window),
   };
 }

@@ -7,9 +7,9 @@
  *
  * Every value is an integer below 2^53 (ms, unit·ms, counts), so a Float64 word holds it
  * exactly. The sliding-window log keeps `head` and `count` in the slot and its grant
- * times in the slot's log region: `read` hands the algorithm a view of that shared
- * memory (`logCapacity` ≥ limit entries, so its ring never needs to grow), and the
- * algorithm writes its entries in place.
+ * times in the slot's log region: `read` hands the algorithm the whole region and the
+ * slot's window of it (`base`, `logCapacity` ≥ limit entries, so its ring never needs to
+ * grow), and the algorithm writes its entries in place.
  */
 import type { FixedWindowState } from '../algorithms/fixed-window.js';
 import type { GcraState } from '../algorithms/gcra.js';
@@ -59,12 +59,14 @@ const gcra = numericFields<GcraState>('tat', 'frac');
 
 const slidingWindowLog: StateCodec<SlidingLogState> = {
   logEntries: (params) => params.limit,
-  scratch: () => ({ times: new Float64Array(0), head: 0, count: 0 }),
+  scratch: () => ({ times: new Float64Array(0), base: 0, capacity: 0, head: 0, count: 0 }),
   read(view, slot, into) {
     const at = stateAt(slot);
     into.head = word(view, at);
     into.count = word(view, at + 1);
-    into.times = view.log(slot);
+    into.times = view.logs;
+    into.capacity = view.logCapacity;
+    into.base = slot * view.logCapacity;
   },
   // The entries are already in place (or none: a fresh state has count 0).
   write(view, slot, state) {

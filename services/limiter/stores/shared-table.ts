@@ -108,35 +108,23 @@ export function createSharedTable({
   };
 }
 
-/** Log views kept per thread, direct-mapped by slot, so a hot key's log costs no allocation. */
-const LOG_VIEWS = 256;
-
 /** One thread's typed views over a {@link SharedTable}. */
 export class TableView {
   readonly header: Int32Array;
   readonly state: Float64Array;
   readonly locks: Int32Array;
   readonly counters: Int32Array;
-  readonly #table: SharedTable;
-  readonly #logViews: (Float64Array | undefined)[] = new Array(LOG_VIEWS);
+  /** The whole log region: slot i's grant times are entries `[i × logCapacity, (i + 1) × logCapacity)`. */
+  readonly logs: Float64Array;
+  readonly logCapacity: number;
 
   constructor(table: SharedTable) {
-    this.#table = table;
     this.header = new Int32Array(table.headers);
     this.state = new Float64Array(table.states);
     this.locks = new Int32Array(table.locks);
     this.counters = new Int32Array(table.counters);
-  }
-
-  /** The slot's grant-time log: `logCapacity` Float64 entries of shared memory. */
-  log(slot: number): Float64Array {
-    const { logs, logCapacity } = this.#table;
-    const offset = slot * logCapacity * 8;
-    const cached = this.#logViews[slot % LOG_VIEWS];
-    if (cached !== undefined && cached.byteOffset === offset) return cached;
-    const view = new Float64Array(logs, offset, logCapacity);
-    this.#logViews[slot % LOG_VIEWS] = view;
-    return view;
+    this.logs = new Float64Array(table.logs);
+    this.logCapacity = table.logCapacity;
   }
 }
 
