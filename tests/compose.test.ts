@@ -17,10 +17,13 @@ import {
   type Compose,
   composeCommands,
   type DockerEngine,
+  describeWithDocker,
   dockerEngine,
   run,
   runOk,
+  substituteImages,
 } from './helpers/docker.js';
+import { freePort } from './helpers/processes.js';
 import { acquireOrReason, OFFLINE_IMAGE_HOST } from './helpers/requires.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -48,32 +51,11 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-if (unavailable && CI) {
-  describe('compose lab', () => {
-    it('needs a Docker engine in CI (.ci/run installs docker.io and starts dockerd)', () => {
-      throw new Error(`no Docker engine: ${unavailable}`);
-    });
-  });
-} else if (unavailable) {
-  console.warn(`compose test skipped: ${unavailable} (it runs, and must pass, when CI=true)`);
-  describe.skip(`compose lab (skipped: ${unavailable})`, () => {
-    it('brings up the lab', () => {});
-  });
-} else {
+describeWithDocker('compose test', 'compose lab', unavailable ?? engine, (engine) => {
   // Shared by both runs: the images and the published ports (each run takes the lab down after it).
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    NODE_IMAGE: process.env.NODE_IMAGE || 'lab-offline/node:host',
-    PROMETHEUS_IMAGE: process.env.PROMETHEUS_IMAGE || 'lab-offline/prometheus:host',
-    REDIS_IMAGE: process.env.REDIS_IMAGE || 'lab-offline/redis:host',
+    ...substituteImages(),
     LAB_IMAGE: `${RUN}/service:test`,
     ADMIN_TOKEN,
   };
@@ -128,7 +110,6 @@ if (unavailable && CI) {
 
   // Whatever happened: every project down, the test image gone, and a dockerd we started stopped.
   afterAll(async () => {
-    if (typeof engine === 'string') return;
     try {
       for (const down of installed.flatMap((c) => [projectRun(c), scaledProjectRun(c)])) {
         const result = await down(
@@ -486,4 +467,4 @@ if (unavailable && CI) {
       }, 120_000);
     });
   });
-}
+});

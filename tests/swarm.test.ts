@@ -12,14 +12,20 @@
  * Figures (update duration, requests, time to replace) are printed; none is asserted.
  * Skips only when no Docker engine can run locally; with CI=true it fails instead.
  */
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DockerEngine, dockerEngine, run, runOk } from './helpers/docker.js';
+import {
+  type DockerEngine,
+  describeWithDocker,
+  dockerEngine,
+  run,
+  runOk,
+  substituteImages,
+} from './helpers/docker.js';
+import { freePort } from './helpers/processes.js';
 import { acquireOrReason, OFFLINE_IMAGE_HOST } from './helpers/requires.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const CI = process.env.CI === 'true';
 const STACK = `labswarm${process.pid}`;
 const ADMIN_TOKEN = 'swarm-test-admin-token';
 const NODES = 3;
@@ -31,14 +37,6 @@ const BURST = 60;
 const RATE = 20; // steady GETs per second during the update and the kill
 
 const engine = await acquireOrReason<DockerEngine>('swarm test', [OFFLINE_IMAGE_HOST], dockerEngine);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -112,23 +110,10 @@ interface Answer {
   node?: string;
 }
 
-if (typeof engine === 'string' && CI) {
-  describe('swarm lab', () => {
-    it('needs a Docker engine in CI (.ci/run installs docker.io and starts dockerd)', () => {
-      throw new Error(`no Docker engine: ${engine}`);
-    });
-  });
-} else if (typeof engine === 'string') {
-  console.warn(`swarm test skipped: ${engine} (it runs, and must pass, when CI=true)`);
-  describe.skip(`swarm lab (skipped: ${engine})`, () => {
-    it('deploys the stack', () => {});
-  });
-} else {
+describeWithDocker('swarm test', 'swarm lab', engine, (engine) => {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    NODE_IMAGE: process.env.NODE_IMAGE || 'lab-offline/node:host',
-    PROMETHEUS_IMAGE: process.env.PROMETHEUS_IMAGE || 'lab-offline/prometheus:host',
-    REDIS_IMAGE: process.env.REDIS_IMAGE || 'lab-offline/redis:host',
+    ...substituteImages(),
     LAB_IMAGE: `${STACK}/service:test`,
     SWARM_STACK: STACK,
     ADMIN_TOKEN,
@@ -446,4 +431,4 @@ if (typeof engine === 'string' && CI) {
       expect(onReplacement).toBeGreaterThan(0);
     }, 180_000);
   });
-}
+});

@@ -9,7 +9,7 @@
  * snapshot's totals, so a test gives it two reads and checks the arithmetic.
  */
 import type { BalancerState } from '../balancer/state.js';
-import type { TrafficStatus } from './traffic.js';
+import type { ActorStatus, TrafficStatus } from './traffic.js';
 
 /** A node's `GET /stats`. */
 export interface NodeStats {
@@ -77,13 +77,8 @@ export interface PolicyRow {
   exempt: boolean;
 }
 
-export interface ActorRow {
-  name: string;
-  running: boolean;
-  rate: number;
-  ok: number;
-  limited: number;
-  errors: number;
+/** An actor's traffic status and its rates. */
+export interface ActorRow extends ActorStatus {
   /** Per second since the previous snapshot. */
   okPerSecond: number;
   limitedPerSecond: number;

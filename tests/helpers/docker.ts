@@ -7,6 +7,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { describe, it } from 'vitest';
 
 const execFileAsync = promisify(execFile);
 
@@ -122,4 +123,42 @@ export async function composeCommand(): Promise<string[] | undefined> {
     return ['docker', 'compose'];
   if ((await run('docker-compose', ['version'], { timeoutMs: 20_000 })).code === 0) return ['docker-compose'];
   return undefined;
+}
+
+/** The images a compose or stack file is started with here: the offline substitutes unless the environment names others. */
+export function substituteImages(): Record<'NODE_IMAGE' | 'PROMETHEUS_IMAGE' | 'REDIS_IMAGE', string> {
+  return {
+    NODE_IMAGE: process.env.NODE_IMAGE || 'lab-offline/node:host',
+    PROMETHEUS_IMAGE: process.env.PROMETHEUS_IMAGE || 'lab-offline/prometheus:host',
+    REDIS_IMAGE: process.env.REDIS_IMAGE || 'lab-offline/redis:host',
+  };
+}
+
+/**
+ * A suite that needs what `ready` is (an engine, a compose): `body(ready)` when it is there;
+ * when `ready` is the reason it is not, one failing test naming it under CI (.ci/run
+ * installs docker.io and starts dockerd), and elsewhere a skipped suite and one line.
+ */
+export function describeWithDocker<T>(
+  suite: string,
+  title: string,
+  ready: T | string,
+  body: (ready: T) => void,
+): void {
+  if (typeof ready !== 'string') {
+    body(ready);
+    return;
+  }
+  if (process.env.CI === 'true') {
+    describe(title, () => {
+      it('needs a Docker engine in CI (.ci/run installs docker.io and starts dockerd)', () => {
+        throw new Error(`no Docker engine: ${ready}`);
+      });
+    });
+    return;
+  }
+  console.warn(`${suite} skipped: ${ready} (it runs, and must pass, when CI=true)`);
+  describe.skip(`${title} (skipped: ${ready})`, () => {
+    it('runs', () => {});
+  });
 }
