@@ -8,10 +8,14 @@
  * REQUEST_TIMEOUT_MS bounds a body that never ends.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Context } from 'hono';
 
 /** Longest wait for the rest of a refused body before a closing connection closes (nginx's `lingering_time` is 30 s). */
 export const LINGER_MS = 30_000;
+
+/** Longest a connection the parser gave up on stays open after its answer (nginx's `lingering_timeout` is 5 s). */
+export const LINGER_CLOSE_MS = 5_000;
 
 /**
  * Reads and drops what is left of `req`'s body. `_dump` is what Node's server itself
@@ -61,4 +65,20 @@ export function endBeforeBody(req: IncomingMessage, res: ServerResponse, payload
   timer.unref();
   req.once('end', end);
   req.once('close', end);
+}
+
+/**
+ * Answers a connection the parser gave up on (a 408 for headers that never end, a 400 for
+ * bytes that are not HTTP) and closes it the lingering way: the answer goes out with a FIN,
+ * whatever the client still sends is read and dropped, and the socket is destroyed once the
+ * client closes its side, or after {@link LINGER_CLOSE_MS}. Destroying it at once, with the
+ * client's bytes still arriving, makes the kernel answer them with a reset that can reach
+ * the client before it has read the answer.
+ */
+export function lingeringClose(socket: Socket, answer: Uint8Array): void {
+  socket.end(answer);
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), LINGER_CLOSE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

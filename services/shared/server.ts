@@ -20,6 +20,7 @@ import type { AddressInfo, ListenOptions, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { ConfigError } from './config.js';
+import { lingeringClose } from './discard.js';
 import { DRAIN_HEADER, Drain } from './drain.js';
 import type { Logger } from './logger.js';
 import { methodLabel, type ServiceMetrics } from './metrics.js';
@@ -143,16 +144,20 @@ function clientErrorAnswer(code: string | undefined) {
 
 /**
  * The `clientError` handler: what Node's default does (answer 400, 408 or 431 unless a
- * response already started, then destroy the socket), with a problem+json body naming
- * the limit, and counted like every other answer. A reset or broken pipe gets no answer.
+ * response already started), with a problem+json body naming the limit, counted like
+ * every other answer, and a lingering close (`lingeringClose`) where Node destroys the
+ * socket at once: a client still sending then met a reset instead of the answer (a
+ * fresh-clone CI run lost the 408 of a client dripping its headers). A reset or broken
+ * pipe gets no answer.
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket, record: RecordRefusal): void {
   const code = error.code;
   const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (code !== 'ECONNRESET' && code !== 'EPIPE' && socket.writable && !current?.headersSent) {
     const answer = clientErrorAnswer(code);
-    socket.write(answer.bytes);
     record(answer.status);
+    lingeringClose(socket, answer.bytes);
+    return;
   }
   socket.destroy(error);
 }
