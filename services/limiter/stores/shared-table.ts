@@ -38,7 +38,7 @@ export const BUCKET_SLOTS = 8;
 /** Int32 header words per slot (the stride of `TableView.header`). */
 export const SLOT_INT32 = 4;
 /** Float64 state words per slot (the sliding-window counter needs 3). */
-const STATE_WORDS = 3;
+export const STATE_WORDS = 3;
 /** Header word offsets within a slot. */
 export const FINGERPRINT_HI = 0;
 export const FINGERPRINT_LO = 1;
