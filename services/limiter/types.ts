@@ -8,27 +8,25 @@
  *   mutates one key's state and returns a {@link Decision};
  * - a {@link Store} owns the per-key states and calls the algorithm (memory: in
  *   process, synchronously; redis: the same arithmetic in one Lua script per algorithm,
- *   against the server's clock, asynchronously).
+ *   against the server's clock, asynchronously);
+ * - each algorithm is one {@link AlgorithmDefinition} in `algorithms/<name>.ts`: its
+ *   arithmetic, how the memory store lays its state out, and its Lua twin, side by side.
  *
  * Arithmetic is exact: every algorithm works in integer milliseconds and integer
  * "unit·ms" quantities (a unit of quota × the window length), never in fractional
  * tokens, so a decision never flips on a rounding error and the same numbers come out
  * of JavaScript doubles and Redis Lua doubles (both exact below 2^53).
  */
+import type { algorithms } from './algorithms/index.js';
 
-/** The registry keys of the algorithms (see `algorithms/index.ts`). */
-export type AlgorithmName =
-  | 'token-bucket'
-  | 'fixed-window'
-  | 'sliding-window-log'
-  | 'sliding-window-counter'
-  | 'gcra';
+/** The registry keys of the algorithms (`algorithms/index.ts`): a new entry is a new name. */
+export type AlgorithmName = keyof typeof algorithms;
 
 /**
  * What every algorithm reads, as DESIGN.md's policy section says: `limit` units per
  * `windowMs` (so the rate is limit / window) and a `burst` (token-bucket capacity,
  * GCRA tolerance; the window algorithms' quota is `limit` and they ignore `burst`).
- * All three are positive integers; factories throw on anything else.
+ * All three are positive integers; `createAlgorithm` throws on anything else.
  */
 export interface AlgorithmParams {
   /** Units admitted per window. */
@@ -64,21 +62,14 @@ export interface Decision {
 }
 
 /**
- * A rate-limiting algorithm bound to its parameters. Stateless itself: the per-key
- * state (`State`) is created by `init` and kept by a {@link Store}.
+ * What an algorithm's definition builds from checked parameters: the arithmetic alone
+ * (the registry's `createAlgorithm` adds `name`, `params` and `id`).
  *
  * Time `now` is integer milliseconds (`Date.now()` in production, an injected clock in
  * tests); `cost` is an integer from 1 to `maxCost` (callers check: a larger cost could
  * never be admitted).
  */
-export interface Algorithm<State = unknown> {
-  readonly name: AlgorithmName;
-  readonly params: Readonly<AlgorithmParams>;
-  /**
-   * Identifies name + parameters, e.g. `token-bucket:10/1000ms:b10`. A store that finds
-   * a key's state created under another id (the policy changed) starts it afresh.
-   */
-  readonly id: string;
+export interface AlgorithmCore<State = unknown> {
   /** The largest cost one request may ask for (the burst or the limit). */
   readonly maxCost: number;
   /** The state of a key never seen: full quota. */
@@ -92,8 +83,60 @@ export interface Algorithm<State = unknown> {
   idleAt(state: State): number;
 }
 
-/** Builds an algorithm from validated parameters; throws a plain `Error` naming a bad field. */
+/**
+ * A rate-limiting algorithm bound to its parameters. Stateless itself: the per-key
+ * state (`State`) is created by `init` and kept by a {@link Store}.
+ */
+export interface Algorithm<State = unknown> extends AlgorithmCore<State> {
+  readonly name: AlgorithmName;
+  readonly params: Readonly<AlgorithmParams>;
+  /**
+   * Identifies name + parameters, e.g. `token-bucket:10/1000ms:b10`. A store that finds
+   * a key's state created under another id (the policy changed) starts it afresh.
+   */
+  readonly id: string;
+}
+
+/** Builds an algorithm from parameters; throws a plain `Error` naming a bad field. */
 export type AlgorithmFactory = (params: AlgorithmParams) => Algorithm;
+
+/** The fields of `State` that hold a number. */
+type NumericField<State> = { [K in keyof State]-?: State[K] extends number ? K : never }[keyof State] &
+  string;
+
+/**
+ * How one key's state sits in a slot of the memory store's shared table
+ * (`stores/shared-table.ts`), as data: `stores/shared-codecs.ts` derives the codec from
+ * it and refuses, when it loads, a layout that does not fit the table or the state.
+ */
+export interface SharedStateLayout<State> {
+  /** The numeric fields kept in the slot's state words, in word order (the table has 3). */
+  readonly words: readonly NumericField<State>[];
+  /**
+   * Entries one key needs in the table's log region, for a state that is a window
+   * `{ times, base, capacity }` over it (the sliding-window log): the codec points those
+   * three at the slot's part of the region. Absent: no log.
+   */
+  readonly log?: (params: Readonly<AlgorithmParams>) => number;
+}
+
+/**
+ * One algorithm, whole, in `algorithms/<name>.ts`; one line in the registry
+ * (`algorithms/index.ts`) makes it a policy's `algorithm`, in both stores. It names no
+ * {@link AlgorithmName} (the names are derived from the registry that holds it).
+ */
+export interface AlgorithmDefinition<State> {
+  /** Its arithmetic, from parameters already checked (`algorithms/params.ts`). */
+  create(params: Readonly<AlgorithmParams>): AlgorithmCore<State>;
+  /** Its state's layout in the memory store's shared table. */
+  readonly sharedState: SharedStateLayout<State>;
+  /**
+   * Its Lua twin for the Redis store, run after `stores/redis/prelude.ts` (which sets
+   * `key`, `now`, `cost`, `limit`, `window`, `burst`, `int` and `expire`): the same
+   * arithmetic on a Redis hash or list, answering `{allowed, remaining, resetMs, retryAfterMs}`.
+   */
+  readonly redis: string;
+}
 
 /** A store's decision: synchronous for the memory store, a promise for a remote store. */
 export type MaybePromise<T> = T | PromiseLike<T>;

@@ -10,16 +10,17 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedStateCodec } from '../../services/limiter/stores/shared-codecs.js';
 import { loadImplementation } from './implementation.js';
 import { rules } from './rules.js';
 
-const { factory, source } = await loadImplementation();
+const { definition, factory, source } = await loadImplementation();
 
 describe(`fixed window: ${source}`, () => {
-  it('builds from { limit: 100, windowMs: 60000, burst: 100 } and names itself fixed-window', () => {
-    const algorithm = factory({ limit: 100, windowMs: 60_000, burst: 100 });
-    expect(algorithm.name).toBe('fixed-window');
-    expect(algorithm.params.limit).toBe(100);
+  it('builds from { limit: 100, windowMs: 60000, burst: 100 }, its sharedState fitting the memory store', () => {
+    factory({ limit: 100, windowMs: 60_000, burst: 100 });
+    // Throws, naming the field, when the layout misses a field of the state or has too many.
+    sharedStateCodec('fixed-window', definition);
   });
   for (const rule of rules) it(rule.name, () => rule.check(factory));
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SharedStore } from '../stores/shared.js';
 import type { AlgorithmName, AlgorithmParams, Decision } from '../types.js';
 import { algorithmCases, CASE_START, replayCase } from './cases.js';
-import { ALGORITHM_NAMES, algorithms, createAlgorithm } from './index.js';
+import { ALGORITHM_NAMES, createAlgorithm } from './index.js';
 import { ReferenceStore } from './testing.js';
 
 function clockedStore() {
@@ -146,12 +146,12 @@ describe.each(ALGORITHM_NAMES)('%s: properties', (name) => {
   });
 
   it('rejects bad parameters with an error naming the field', () => {
-    expect(() => algorithms[name]({ limit: 0, windowMs: 1000, burst: 1 })).toThrow(
+    expect(() => createAlgorithm(name, { limit: 0, windowMs: 1000, burst: 1 })).toThrow(
       /limit must be an integer/,
     );
-    expect(() => algorithms[name]({ limit: -5, windowMs: 1000, burst: 1 })).toThrow(/limit/);
-    expect(() => algorithms[name]({ limit: 1, windowMs: 0.5, burst: 1 })).toThrow(/windowMs/);
-    expect(() => algorithms[name]({ limit: 1, windowMs: 1000, burst: Number.NaN })).toThrow(/burst/);
+    expect(() => createAlgorithm(name, { limit: -5, windowMs: 1000, burst: 1 })).toThrow(/limit/);
+    expect(() => createAlgorithm(name, { limit: 1, windowMs: 0.5, burst: 1 })).toThrow(/windowMs/);
+    expect(() => createAlgorithm(name, { limit: 1, windowMs: 1000, burst: Number.NaN })).toThrow(/burst/);
   });
 });
 

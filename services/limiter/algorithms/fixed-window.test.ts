@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CASE_START } from './cases.js';
-import { fixedWindow } from './fixed-window.js';
+import { createAlgorithm } from './index.js';
 import { arrivalsArb, run } from './testing.js';
 
 describe('fixed-window', () => {
   it('the workshop challenge: exactly 100 per 60 s window, counted from each window start', () => {
-    const algorithm = fixedWindow({ limit: 100, windowMs: 60_000, burst: 100 });
+    const algorithm = createAlgorithm('fixed-window', { limit: 100, windowMs: 60_000, burst: 100 });
     // 3 requests per second for 3 minutes: 100 admitted in each minute, the rest refused.
     const arrivals = Array.from({ length: 540 }, (_, i) => ({
       at: CASE_START + Math.floor((i * 1000) / 3),
@@ -28,7 +28,7 @@ describe('fixed-window', () => {
         fc.constantFrom(10, 1000, 60_000),
         arrivalsArb({ maxCost: 3 }),
         (limit, windowMs, arrivals) => {
-          const decisions = run(fixedWindow({ limit, windowMs, burst: limit }), arrivals);
+          const decisions = run(createAlgorithm('fixed-window', { limit, windowMs, burst: limit }), arrivals);
           const perWindow = new Map<number, number>();
           decisions.forEach((d, i) => {
             const { at, cost } = arrivals[i] as { at: number; cost: number };

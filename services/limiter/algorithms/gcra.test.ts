@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CASE_START } from './cases.js';
-import { gcra } from './gcra.js';
+import { createAlgorithm } from './index.js';
 import { arrivalsArb, run } from './testing.js';
-import { tokenBucket } from './token-bucket.js';
 
 const params = fc.record({
   limit: fc.integer({ min: 1, max: 50 }),
@@ -15,8 +14,8 @@ describe('gcra', () => {
   it('admits exactly what a token bucket of capacity `burst` admits (the same curve)', () => {
     fc.assert(
       fc.property(params, arrivalsArb({ maxGap: 500, maxCost: 3 }), (p, arrivals) => {
-        const viaBucket = run(tokenBucket(p), arrivals);
-        const viaGcra = run(gcra(p), arrivals);
+        const viaBucket = run(createAlgorithm('token-bucket', p), arrivals);
+        const viaGcra = run(createAlgorithm('gcra', p), arrivals);
         expect(viaGcra).toEqual(viaBucket);
       }),
       { numRuns: 300 },
@@ -24,7 +23,7 @@ describe('gcra', () => {
   });
 
   it('admits the burst tolerance, then one per emission interval', () => {
-    const algorithm = gcra({ limit: 10, windowMs: 1000, burst: 3 });
+    const algorithm = createAlgorithm('gcra', { limit: 10, windowMs: 1000, burst: 3 });
     const arrivals = Array.from({ length: 1_000 }, (_, i) => ({ at: CASE_START + i, cost: 1 }));
     const admitted = run(algorithm, arrivals).flatMap((d, i) => (d.allowed ? [i] : []));
     expect(admitted).toEqual([0, 1, 2, 100, 200, 300, 400, 500, 600, 700, 800, 900]);

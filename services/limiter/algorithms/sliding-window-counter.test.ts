@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { slidingWindowCounter } from './sliding-window-counter.js';
+import { createAlgorithm } from './index.js';
 import { arrivalsArb, run } from './testing.js';
 
 /** Cloudflare's formula, computed independently: previous × (window − elapsed)/window + current. */
@@ -36,7 +36,7 @@ describe('sliding-window-counter', () => {
         fc.constantFrom(7, 100, 1000, 60_000),
         arrivalsArb({ maxGap: 2_000, maxCost: 4 }),
         (limit, windowMs, arrivals) => {
-          const algorithm = slidingWindowCounter({ limit, windowMs, burst: limit });
+          const algorithm = createAlgorithm('sliding-window-counter', { limit, windowMs, burst: limit });
           const model = reference(limit, windowMs);
           const decisions = run(algorithm, arrivals);
           decisions.forEach((d, i) => {

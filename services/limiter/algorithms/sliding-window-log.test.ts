@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { slidingWindowLog } from './sliding-window-log.js';
+import { createAlgorithm } from './index.js';
 import { arrivalsArb, run } from './testing.js';
 
 describe('sliding-window-log', () => {
@@ -11,7 +11,7 @@ describe('sliding-window-log', () => {
         fc.constantFrom(10, 100, 1000, 3000),
         arrivalsArb({ maxGap: 400, maxCost: 3 }),
         (limit, windowMs, arrivals) => {
-          const algorithm = slidingWindowLog({ limit, windowMs, burst: limit });
+          const algorithm = createAlgorithm('sliding-window-log', { limit, windowMs, burst: limit });
           const decisions = run(algorithm, arrivals);
           // Every admitted unit, in time order; the busiest window starts at an admitted unit.
           const units: number[] = [];
@@ -32,7 +32,7 @@ describe('sliding-window-log', () => {
   it('admits whenever the log has room: the exact count, not an estimate', () => {
     fc.assert(
       fc.property(arrivalsArb({ maxGap: 300 }), (arrivals) => {
-        const algorithm = slidingWindowLog({ limit: 5, windowMs: 1000, burst: 5 });
+        const algorithm = createAlgorithm('sliding-window-log', { limit: 5, windowMs: 1000, burst: 5 });
         const decisions = run(algorithm, arrivals);
         const admitted: number[] = [];
         decisions.forEach((d, i) => {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CASE_START } from './cases.js';
+import { createAlgorithm } from './index.js';
 import { arrivalsArb, run } from './testing.js';
-import { tokenBucket } from './token-bucket.js';
 
 const params = fc.record({
   limit: fc.integer({ min: 1, max: 50 }),
@@ -14,7 +14,7 @@ describe('token-bucket', () => {
   it('over any interval of t ms admits at most burst + limit × t / window units', () => {
     fc.assert(
       fc.property(params, arrivalsArb({ maxGap: 300, maxCost: 3 }), (p, arrivals) => {
-        const decisions = run(tokenBucket(p), arrivals);
+        const decisions = run(createAlgorithm('token-bucket', p), arrivals);
         const units: number[] = [];
         decisions.forEach((d, i) => {
           const { at, cost } = arrivals[i] as { at: number; cost: number };
@@ -32,7 +32,7 @@ describe('token-bucket', () => {
   });
 
   it('bursts to capacity, then admits at the refill rate under a flood', () => {
-    const algorithm = tokenBucket({ limit: 5, windowMs: 1000, burst: 5 });
+    const algorithm = createAlgorithm('token-bucket', { limit: 5, windowMs: 1000, burst: 5 });
     // One request per ms for 10 s: 5 at once, then one per 200 ms.
     const arrivals = Array.from({ length: 10_000 }, (_, i) => ({ at: CASE_START + i, cost: 1 }));
     const admitted = run(algorithm, arrivals).flatMap((d, i) => (d.allowed ? [i] : []));

@@ -4,9 +4,10 @@
  * shared by any number of limiter replicas, so three replicas admitting 100/min admit
  * 100/min together, not 300.
  *
- * - Each decision is one Lua script (`redis/<algorithm>.ts`), atomic on the server, sent
- *   by `EVALSHA`; the scripts are loaded on every (re)connect, and a `NOSCRIPT` answer (a
- *   restarted or flushed Redis) falls back to `EVAL` of the source, which loads it again.
+ * - Each decision is one Lua script (its definition's `redis`, in `algorithms/<name>.ts`),
+ *   atomic on the server, sent by `EVALSHA`; the scripts are loaded on every (re)connect,
+ *   and a `NOSCRIPT` answer (a restarted or flushed Redis) falls back to `EVAL` of the
+ *   source, which loads it again.
  * - Time is the Redis server's `TIME` read inside the script, so the replicas' clocks
  *   cannot skew a window (tests pass an injected `clock` instead).
  * - Keys are `<prefix><algorithm id>|<client key>`: a policy change starts afresh, as in
@@ -27,7 +28,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../../shared/logger.js';
-import type { Algorithm, AlgorithmName, Decision, Store } from '../types.js';
+import type { Algorithm, Decision, Store } from '../types.js';
 import { type RedisScript, scripts } from './redis/index.js';
 
 export interface RedisStoreOptions {
@@ -151,7 +152,7 @@ export class RedisStore implements Store {
   }
 
   consume(key: string, algorithm: Algorithm, cost: number): Decision | Promise<Decision> {
-    const script = scripts[algorithm.name as AlgorithmName];
+    const script = scripts[algorithm.name];
     const { limit, windowMs, burst } = algorithm.params;
     const redisKey = `${this.prefix}${algorithm.id}|${key}`;
     if (cost === 1 && this.#refusalCap > 0) {

@@ -4,14 +4,11 @@
  * never resets, so after the first 100 requests a client is locked out for good.
  * `CHALLENGE_IMPL=tools/challenge/wrong/never-resets.ts npm run challenge` must fail.
  */
-import type { Algorithm, AlgorithmParams } from '../../../services/limiter/types.js';
+import { fixedWindow } from '../../../services/limiter/algorithms/fixed-window.js';
+import type { AlgorithmDefinition } from '../../../services/limiter/types.js';
 
-export function neverResets(params: AlgorithmParams): Algorithm<{ count: number }> {
-  const { limit } = params;
-  return {
-    name: 'fixed-window',
-    params,
-    id: `never-resets:${limit}`,
+export const neverResets: AlgorithmDefinition<{ count: number }> = {
+  create: ({ limit }) => ({
     maxCost: limit,
     init: () => ({ count: 0 }),
     consume(state, _now, cost) {
@@ -26,5 +23,8 @@ export function neverResets(params: AlgorithmParams): Algorithm<{ count: number 
       };
     },
     idleAt: () => Number.POSITIVE_INFINITY,
-  };
-}
+  }),
+  sharedState: { words: ['count'] },
+  // Never registered, so never run by the Redis store: the reference's script.
+  redis: fixedWindow.redis,
+};
