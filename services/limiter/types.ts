@@ -62,8 +62,9 @@ export interface Decision {
 }
 
 /**
- * What an algorithm's definition builds from checked parameters: the arithmetic alone
- * (the registry's `createAlgorithm` adds `name`, `params` and `id`).
+ * What an algorithm's definition builds from checked parameters: the arithmetic alone.
+ * The registry (`bindAlgorithm`) copies these four onto the {@link Algorithm} it adds
+ * `name`, `params` and `id` to, so they must not use `this`.
  *
  * Time `now` is integer milliseconds (`Date.now()` in production, an injected clock in
  * tests); `cost` is an integer from 1 to `maxCost` (callers check: a larger cost could
