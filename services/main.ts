@@ -5,7 +5,10 @@
  * Flags mirror the environment variables (`--load-factor` ↔ `LOAD_FACTOR`).
  */
 import { ConfigError } from './shared/config.js';
+import { fixOldGenerationGrowth } from './shared/runtime.js';
 import { PortInUseError } from './shared/server.js';
+
+fixOldGenerationGrowth();
 
 /** Each role's `run(argv, env)`, loaded only when chosen. */
 const roles = {
