@@ -15,11 +15,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { type IncomingHttpHeaders, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awayFromHourBoundary } from './helpers/clock.js';
+import { type Answer, type SendInit, send } from './helpers/http.js';
 import {
   ADMIN_TOKEN,
   freePort,
@@ -29,31 +29,9 @@ import {
   stopAll,
 } from './helpers/processes.js';
 
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /** One request on a connection of its own. */
-function fresh(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  return new Promise<Answer>((resolve, reject) => {
-    const req = request(
-      url,
-      { method: init.method ?? 'GET', headers: { connection: 'close', ...init.headers }, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
+const fresh = (url: string, init: Omit<SendInit, 'agent'> = {}) =>
+  send(url, { ...init, headers: { connection: 'close', ...init.headers }, agent: false });
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const put = (service: ServiceProcess, update: unknown) =>
